@@ -1,0 +1,1 @@
+"""taskrow HTTP API (Flask)."""

@@ -1,0 +1,93 @@
+"""taskrow's queue core: the only package that speaks SQL.
+
+Functions take the caller's SQLAlchemy ``Connection`` (or ORM ``Session``) and never commit:
+the caller owns the transaction, so a task can be enqueued atomically with the caller's own
+writes. See :mod:`queue_core.errors` for the error tree.
+"""
+
+from .admin import cancel, get, list_tasks, prune, prune_all, retry, retry_queue, stats
+from .db import Executor, create_engine, engine_url, translate_errors
+from .enqueue import DEFAULT_QUEUE, DEFAULT_TENANT, NewTask, enqueue, enqueue_many
+from .errors import (
+    DatabaseError,
+    DatabaseUnavailable,
+    IdempotencyConflict,
+    InvalidTaskError,
+    InvalidTransition,
+    LeaseLost,
+    TaskNotFound,
+    TaskrowError,
+)
+from .leases import (
+    DEFAULT_LEASE_SECONDS,
+    claim,
+    complete,
+    complete_many,
+    fail,
+    fail_many,
+    heartbeat,
+    progress,
+    release,
+)
+from .models import (
+    FINISHED_STATES,
+    Failure,
+    Heartbeat,
+    Lease,
+    LeaseToken,
+    QueueStats,
+    Task,
+    TaskId,
+    TaskState,
+)
+from .schema import DEFAULT_SCHEMA, metadata, notify_channel, schema_name
+
+__all__ = [
+    "DEFAULT_LEASE_SECONDS",
+    "DEFAULT_QUEUE",
+    "DEFAULT_SCHEMA",
+    "DEFAULT_TENANT",
+    "FINISHED_STATES",
+    "DatabaseError",
+    "DatabaseUnavailable",
+    "Executor",
+    "Failure",
+    "Heartbeat",
+    "IdempotencyConflict",
+    "InvalidTaskError",
+    "InvalidTransition",
+    "Lease",
+    "LeaseLost",
+    "LeaseToken",
+    "NewTask",
+    "QueueStats",
+    "Task",
+    "TaskId",
+    "TaskNotFound",
+    "TaskState",
+    "TaskrowError",
+    "cancel",
+    "claim",
+    "complete",
+    "complete_many",
+    "create_engine",
+    "engine_url",
+    "enqueue",
+    "enqueue_many",
+    "fail",
+    "fail_many",
+    "get",
+    "heartbeat",
+    "list_tasks",
+    "metadata",
+    "notify_channel",
+    "progress",
+    "prune",
+    "prune_all",
+    "release",
+    "retry",
+    "retry_queue",
+    "schema_name",
+    "stats",
+    "translate_errors",
+]

@@ -1,0 +1,211 @@
+"""Enqueue: one task or many, inside the caller's transaction.
+
+The insert forces ``synchronous_commit = on`` for the transaction, so once the caller's commit
+returns, the task survives a Postgres crash. Listening workers are woken at commit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from . import statements, validation
+from .db import Executor, run
+from .errors import IdempotencyConflict, InvalidTaskError
+from .models import JSON, Task, TaskId
+from .schema import DEFAULT_SCHEMA, notify_channel
+
+DEFAULT_QUEUE = "default"
+DEFAULT_TENANT = "default"
+DEFAULT_MAX_ATTEMPTS = 3
+MAX_BATCH = 10_000
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class NewTask:
+    """One task to enqueue. Give at most one of ``run_at`` (aware datetime) and ``delay``."""
+
+    task: str
+    args: dict[str, JSON] = dataclasses.field(default_factory=dict)
+    queue: str = DEFAULT_QUEUE
+    priority: int = 0
+    run_at: datetime | None = None
+    delay: float | timedelta | None = None
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    timeout_seconds: int | None = None
+    idempotency_key: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Row:
+    """A validated NewTask, ready to bind."""
+
+    id: TaskId
+    queue: str
+    task: str
+    args: str
+    priority: int
+    run_at: datetime | None
+    delay: float | None
+    max_attempts: int
+    timeout_seconds: int | None
+    idempotency_key: str | None
+    fingerprint: str | None
+
+
+def enqueue(
+    executor: Executor,
+    task: str,
+    args: dict[str, JSON] | None = None,
+    *,
+    queue: str = DEFAULT_QUEUE,
+    priority: int = 0,
+    run_at: datetime | None = None,
+    delay: float | timedelta | None = None,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    timeout_seconds: int | None = None,
+    idempotency_key: str | None = None,
+    tenant: str = DEFAULT_TENANT,
+    schema: str = DEFAULT_SCHEMA,
+) -> Task:
+    """Add one task in the caller's transaction and return it; it exists once that commits.
+
+    Higher ``priority`` runs first. With ``idempotency_key``, enqueueing the same content again
+    returns the existing task (for the same tenant); different content raises
+    :class:`IdempotencyConflict`. Raises :class:`InvalidTaskError` (nothing written) on bad input.
+    """
+    new = NewTask(
+        task=task,
+        args={} if args is None else args,
+        queue=queue,
+        priority=priority,
+        run_at=run_at,
+        delay=delay,
+        max_attempts=max_attempts,
+        timeout_seconds=timeout_seconds,
+        idempotency_key=idempotency_key,
+    )
+    return enqueue_many(executor, [new], tenant=tenant, schema=schema)[0]
+
+
+def enqueue_many(
+    executor: Executor,
+    tasks: Sequence[NewTask],
+    *,
+    tenant: str = DEFAULT_TENANT,
+    schema: str = DEFAULT_SCHEMA,
+) -> list[Task]:
+    """Add up to 10,000 tasks in one statement, all or nothing; returns them in input order.
+
+    Idempotency keys behave as in :func:`enqueue`; a key repeated within the batch with the
+    same content yields the same task twice.
+    """
+    validation.queue_name(tenant, "tenant")
+    if not 1 <= len(tasks) <= MAX_BATCH:
+        raise InvalidTaskError("tasks", f"a batch holds 1 to {MAX_BATCH} tasks, not {len(tasks)}")
+    rows = [_validate(new, f"tasks[{i}]" if len(tasks) > 1 else "") for i, new in enumerate(tasks)]
+    _check_duplicate_keys(rows)
+    inserted = run(executor, statements.for_schema(schema).enqueue, _bind(rows, tenant, schema))
+    by_id = {task.id: task for task in map(Task.from_row, inserted)}
+    missing = [row for row in rows if row.id not in by_id]
+    if missing:
+        by_id.update(_existing(executor, missing, tenant, schema))
+    return [by_id[row.id] for row in rows]
+
+
+def _validate(new: NewTask, prefix: str) -> _Row:
+    def field(name: str) -> str:
+        return f"{prefix}.{name}" if prefix else name
+
+    run_at = None if new.run_at is None else validation.aware_datetime(new.run_at, field("run_at"))
+    delay = None if new.delay is None else validation.seconds(new.delay, field("delay"))
+    if run_at is not None and delay is not None:
+        raise InvalidTaskError(field("run_at"), "give run_at or delay, not both")
+    row = _Row(
+        id=TaskId(uuid.uuid4()),
+        queue=validation.queue_name(new.queue, field("queue")),
+        task=validation.task_name(new.task, field("task")),
+        args=validation.json_object(new.args, field("args")),
+        priority=validation.integer(new.priority, field("priority"), *validation.PRIORITY_RANGE),
+        run_at=run_at,
+        delay=delay,
+        max_attempts=validation.integer(
+            new.max_attempts, field("max_attempts"), *validation.MAX_ATTEMPTS_RANGE
+        ),
+        timeout_seconds=validation.optional_timeout(new.timeout_seconds, field("timeout_seconds")),
+        idempotency_key=validation.idempotency_key(new.idempotency_key),
+        fingerprint=None,
+    )
+    if row.idempotency_key is None:
+        return row
+    return dataclasses.replace(row, fingerprint=_fingerprint(row))
+
+
+def _fingerprint(row: _Row) -> str:
+    """Hash of the content as given (a delay, not the run_at it yields), for idempotent replays."""
+    source = validation.fingerprint_source(
+        {
+            "task": row.task,
+            "args": row.args,
+            "queue": row.queue,
+            "priority": row.priority,
+            "run_at": None if row.run_at is None else row.run_at.isoformat(),
+            "delay": row.delay,
+            "max_attempts": row.max_attempts,
+            "timeout_seconds": row.timeout_seconds,
+        }
+    )
+    return hashlib.sha256(source.encode()).hexdigest()
+
+
+def _check_duplicate_keys(rows: list[_Row]) -> None:
+    seen: dict[str, _Row] = {}
+    for row in rows:
+        if row.idempotency_key is None:
+            continue
+        first = seen.setdefault(row.idempotency_key, row)
+        if first.fingerprint != row.fingerprint:
+            raise IdempotencyConflict(row.idempotency_key, str(first.id))
+
+
+def _bind(rows: list[_Row], tenant: str, schema: str) -> dict[str, Any]:
+    return {
+        "channel": notify_channel(schema),
+        "ids": [row.id for row in rows],
+        "tenants": [tenant] * len(rows),
+        "queues": [row.queue for row in rows],
+        "tasks": [row.task for row in rows],
+        "args": [row.args for row in rows],
+        "priorities": [row.priority for row in rows],
+        "run_ats": [row.run_at for row in rows],
+        "delays": [row.delay for row in rows],
+        "max_attempts": [row.max_attempts for row in rows],
+        "timeouts": [row.timeout_seconds for row in rows],
+        "keys": [row.idempotency_key for row in rows],
+        "fingerprints": [row.fingerprint for row in rows],
+    }
+
+
+def _existing(
+    executor: Executor, missing: list[_Row], tenant: str, schema: str
+) -> dict[TaskId, Task]:
+    """Tasks already holding the keys of rows the insert skipped, checked for equal content."""
+    keys = [row.idempotency_key for row in missing]
+    found = run(
+        executor, statements.for_schema(schema).by_idempotency_keys, {"tenant": tenant, "keys": keys}
+    )
+    by_key = {task.idempotency_key: task for task in map(Task.from_row, found)}
+    result: dict[TaskId, Task] = {}
+    for row in missing:
+        key = str(row.idempotency_key)
+        existing = by_key.get(key)
+        if existing is None:  # the holder was deleted between the insert and this read
+            raise IdempotencyConflict(key, "that was deleted meanwhile; enqueue again")
+        if existing.fingerprint != row.fingerprint:
+            raise IdempotencyConflict(key, str(existing.id))
+        result[row.id] = existing
+    return result

@@ -1,0 +1,214 @@
+"""The worker's side of the state machine: claim, heartbeat, progress, complete, fail, release.
+
+Every function after ``claim`` is fenced by the lease token the claim stamped: it takes effect
+only while that token still matches, so a worker that lost its lease (it stalled past the
+expiry and another worker re-claimed the task, or the task was finished or released) can never
+overwrite a later attempt. Single-task forms raise :class:`LeaseLost`; batch forms return the
+ids that took effect. The caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from . import statements, validation
+from .db import Executor, run
+from .errors import InvalidTaskError, LeaseLost
+from .models import JSON, Failure, Heartbeat, Lease, Task, TaskId, TaskState
+from .schema import DEFAULT_SCHEMA
+
+DEFAULT_LEASE_SECONDS = 30.0
+MAX_CLAIM = 1000
+BACKOFF_BASE_SECONDS = 1.0
+BACKOFF_CAP_SECONDS = 3600.0
+
+
+def claim(
+    executor: Executor,
+    queues: Sequence[str],
+    n: int = 1,
+    *,
+    lease_for: float = DEFAULT_LEASE_SECONDS,
+    worker_id: str,
+    schema: str = DEFAULT_SCHEMA,
+) -> list[Task]:
+    """Lease up to ``n`` due tasks of ``queues`` (higher priority first, then oldest run_at).
+
+    Includes running tasks whose lease expired. Each returned task is ``running`` with a fresh
+    ``lease_token``, ``attempts`` counted, and its lease ending ``lease_for`` seconds from now
+    by the database clock. Commit promptly: rows stay locked until the transaction ends.
+    """
+    if isinstance(queues, str) or not queues:
+        raise InvalidTaskError("queues", "give a non-empty list of queue names")
+    names = [validation.queue_name(q, "queues") for q in queues]
+    params = {
+        "queues": names,
+        "n": validation.integer(n, "n", 1, MAX_CLAIM),
+        "lease_seconds": validation.seconds(lease_for, "lease_for", maximum=86400),
+        "worker_id": validation.text(worker_id, "worker_id", max_length=200),
+    }
+    return [Task.from_row(r) for r in run(executor, statements.for_schema(schema).claim, params)]
+
+
+def heartbeat(
+    executor: Executor,
+    leases: Iterable[Lease],
+    *,
+    lease_for: float = DEFAULT_LEASE_SECONDS,
+    schema: str = DEFAULT_SCHEMA,
+) -> Heartbeat:
+    """Extend every lease that still holds, in one statement, to ``lease_for`` seconds from now.
+
+    Reports which leases are held (with whether a cancel was requested) and which were lost.
+    """
+    leases = list(leases)
+    if not leases:
+        return Heartbeat(held={}, lost=frozenset())
+    params = {
+        "ids": [lease.task_id for lease in leases],
+        "tokens": [lease.token for lease in leases],
+        "lease_seconds": validation.seconds(lease_for, "lease_for", maximum=86400),
+    }
+    rows = run(executor, statements.for_schema(schema).heartbeat, params)
+    held = {TaskId(row.id): bool(row.cancel_requested) for row in rows}
+    return Heartbeat(held=held, lost=frozenset(lease.task_id for lease in leases) - held.keys())
+
+
+def progress(
+    executor: Executor,
+    lease: Lease,
+    current: int | None,
+    total: int | None = None,
+    message: str | None = None,
+    *,
+    schema: str = DEFAULT_SCHEMA,
+) -> bool:
+    """Store a running task's progress; returns whether a cancel was requested.
+
+    Raises :class:`LeaseLost` when the lease no longer holds.
+    """
+    limit = 2**63 - 1
+    params = {
+        "id": lease.task_id,
+        "token": lease.token,
+        "current": None if current is None else validation.integer(current, "current", 0, limit),
+        "total": None if total is None else validation.integer(total, "total", 0, limit),
+        "message": None if message is None else validation.text(message, "message", max_length=1000),
+    }
+    row = run(executor, statements.for_schema(schema).progress, params).first()
+    if row is None:
+        raise LeaseLost(lease.task_id)
+    return bool(row.cancel_requested)
+
+
+def complete(
+    executor: Executor,
+    lease: Lease,
+    result: JSON = None,
+    *,
+    durable: bool = True,
+    schema: str = DEFAULT_SCHEMA,
+) -> None:
+    """Record a successful attempt and its JSON result. Raises :class:`LeaseLost`."""
+    if not complete_many(executor, [(lease, result)], durable=durable, schema=schema):
+        raise LeaseLost(lease.task_id)
+
+
+def complete_many(
+    executor: Executor,
+    outcomes: Sequence[tuple[Lease, JSON]],
+    *,
+    durable: bool = True,
+    schema: str = DEFAULT_SCHEMA,
+) -> set[TaskId]:
+    """Record many successful attempts in one statement; returns the ids that took effect.
+
+    With ``durable=False`` the commit does not wait for the WAL flush: cheaper, but after a
+    Postgres crash a task already shown as succeeded may be lost back to running and run again.
+    """
+    if not outcomes:
+        return set()
+    results = [validation.json_text(result, "result") for _, result in outcomes]
+    params = {
+        "ids": [lease.task_id for lease, _ in outcomes],
+        "tokens": [lease.token for lease, _ in outcomes],
+        "results": results,
+        "synchronous_commit": "on" if durable else "off",
+    }
+    return {TaskId(row.id) for row in run(executor, statements.for_schema(schema).complete, params)}
+
+
+def fail(
+    executor: Executor,
+    failure: Failure,
+    *,
+    durable: bool = True,
+    schema: str = DEFAULT_SCHEMA,
+) -> TaskState:
+    """Record a failed attempt; returns where the task went (queued, dead or cancelled).
+
+    A retryable failure with attempts left goes back to ``queued`` after ``retry_in`` seconds or
+    a jittered exponential backoff; otherwise the task is ``dead`` (``cancelled`` if a cancel was
+    requested). Raises :class:`LeaseLost`.
+    """
+    states = fail_many(executor, [failure], durable=durable, schema=schema)
+    if failure.lease.task_id not in states:
+        raise LeaseLost(failure.lease.task_id)
+    return states[failure.lease.task_id]
+
+
+def fail_many(
+    executor: Executor,
+    failures: Sequence[Failure],
+    *,
+    durable: bool = True,
+    backoff_base: float = BACKOFF_BASE_SECONDS,
+    backoff_cap: float = BACKOFF_CAP_SECONDS,
+    schema: str = DEFAULT_SCHEMA,
+) -> dict[TaskId, TaskState]:
+    """Record many failed attempts in one statement; returns the new state of each that took
+    effect (a lost lease is absent)."""
+    if not failures:
+        return {}
+    params = {
+        "ids": [f.lease.task_id for f in failures],
+        "tokens": [f.lease.token for f in failures],
+        "retryable": [f.retryable for f in failures],
+        "retry_in": [_retry_in(f) for f in failures],
+        "error_types": [validation.text(f.error_type, "error_type", max_length=200) for f in failures],
+        "error_messages": [_clip(f.error_message, 4000) for f in failures],
+        "error_tracebacks": [
+            None if f.error_traceback is None else _clip(f.error_traceback, 8000) for f in failures
+        ],
+        "synchronous_commit": "on" if durable else "off",
+        "backoff_base": backoff_base,
+        "backoff_cap": backoff_cap,
+    }
+    rows = run(executor, statements.for_schema(schema).fail, params)
+    return {TaskId(row.id): TaskState(row.state) for row in rows}
+
+
+def release(
+    executor: Executor, leases: Iterable[Lease], *, schema: str = DEFAULT_SCHEMA
+) -> set[TaskId]:
+    """Hand unfinished tasks back to the queue at once, without charging the attempt.
+
+    For graceful shutdown. Returns the ids released (a lost lease is absent).
+    """
+    leases = list(leases)
+    if not leases:
+        return set()
+    params = {"ids": [x.task_id for x in leases], "tokens": [x.token for x in leases]}
+    return {TaskId(row.id) for row in run(executor, statements.for_schema(schema).release, params)}
+
+
+def _retry_in(failure: Failure) -> float | None:
+    if failure.retry_in is None:
+        return None
+    return validation.seconds(failure.retry_in, "retry_in")
+
+
+def _clip(value: str, limit: int) -> str:
+    """Error text comes from arbitrary exceptions: keep it storable and bounded."""
+    cleaned = value.replace("\x00", "\\0").encode("utf-8", "replace").decode("utf-8")
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"

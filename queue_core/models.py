@@ -1,0 +1,118 @@
+"""Value types shared by every part of taskrow: ids, states and the task record."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import uuid
+from datetime import datetime
+from typing import Any, NewType
+
+TaskId = NewType("TaskId", uuid.UUID)
+LeaseToken = NewType("LeaseToken", uuid.UUID)
+
+#: JSON as Python holds it after ``json.loads``.
+JSON = Any
+
+
+class TaskState(enum.StrEnum):
+    """The five states, spelled the same in SQL, Python, JSON and the CLI."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    DEAD = "dead"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in FINISHED_STATES
+
+
+FINISHED_STATES = frozenset({TaskState.SUCCEEDED, TaskState.DEAD, TaskState.CANCELLED})
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Task:
+    """One row of the tasks table; field names are the column names.
+
+    While a task is ``running``, ``run_at`` is its lease expiry: the moment it becomes claimable
+    again unless a heartbeat extends it. Otherwise it is the earliest time it may run.
+    """
+
+    id: TaskId
+    tenant: str
+    queue: str
+    task: str
+    args: dict[str, JSON]
+    priority: int
+    state: TaskState
+    run_at: datetime
+    attempts: int
+    max_attempts: int
+    timeout_seconds: int | None
+    lease_token: LeaseToken | None
+    worker_id: str | None
+    cancel_requested: bool
+    progress_current: int | None
+    progress_total: int | None
+    progress_message: str | None
+    result: JSON
+    error_type: str | None
+    error_message: str | None
+    error_traceback: str | None
+    idempotency_key: str | None
+    fingerprint: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> Task:
+        values = dict(row._mapping)
+        values["state"] = TaskState(values["state"])
+        return cls(**values)
+
+    @property
+    def lease(self) -> Lease:
+        """The lease of a claimed task; raises ValueError when the task holds none."""
+        if self.lease_token is None:
+            raise ValueError(f"task {self.id} holds no lease")
+        return Lease(self.id, self.lease_token)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Lease:
+    """What a worker must present to heartbeat, progress, complete, fail or release a task."""
+
+    task_id: TaskId
+    token: LeaseToken
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """Outcome of one heartbeat: leases still held (with their cancel flag) and leases lost."""
+
+    held: dict[TaskId, bool]
+    lost: frozenset[TaskId]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Failure:
+    """How an attempt failed. ``retry_in`` (seconds) overrides the backoff when retryable."""
+
+    lease: Lease
+    error_type: str
+    error_message: str
+    error_traceback: str | None = None
+    retryable: bool = True
+    retry_in: float | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class QueueStats:
+    """Counts per state for one queue, and how long its oldest due task has waited (seconds)."""
+
+    queue: str
+    counts: dict[TaskState, int]
+    oldest_due_age: float | None

@@ -1,0 +1,117 @@
+"""The tables, as one SQLAlchemy MetaData (Alembic's ``target_metadata``).
+
+Tables are declared in the schema ``taskrow``; another schema is used by translating that name
+(``schema_translate_map``) and by the SQL statements, which are built per schema.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    Table,
+    Text,
+    Uuid,
+    false,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, TIMESTAMP
+
+from .errors import InvalidTaskError
+
+DEFAULT_SCHEMA = "taskrow"
+_SCHEMA_PATTERN = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+metadata = MetaData(
+    schema=DEFAULT_SCHEMA,
+    naming_convention={
+        "ix": "%(table_name)s_%(column_0_N_name)s_idx",
+        "uq": "%(table_name)s_%(column_0_N_name)s_key",
+        "ck": "%(table_name)s_%(constraint_name)s_check",
+        "pk": "%(table_name)s_pkey",
+    },
+)
+
+ACTIVE_STATES_SQL = "state IN ('queued', 'running')"
+FINISHED_STATES_SQL = "state IN ('succeeded', 'dead', 'cancelled')"
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("tenant", Text, nullable=False, server_default="default"),
+    Column("queue", Text, nullable=False),
+    Column("task", Text, nullable=False),
+    Column("args", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("priority", SmallInteger, nullable=False, server_default="0"),
+    Column("state", Text, nullable=False, server_default="queued"),
+    # Earliest time to run; while running, the lease expiry (when it becomes claimable again).
+    Column("run_at", TIMESTAMP(timezone=True), nullable=False, server_default=func.now()),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("max_attempts", Integer, nullable=False, server_default="3"),
+    Column("timeout_seconds", Integer),
+    Column("lease_token", Uuid),
+    Column("worker_id", Text),
+    Column("cancel_requested", Boolean, nullable=False, server_default=false()),
+    Column("progress_current", BigInteger),
+    Column("progress_total", BigInteger),
+    Column("progress_message", Text),
+    Column("result", JSONB),
+    Column("error_type", Text),
+    Column("error_message", Text),
+    Column("error_traceback", Text),
+    Column("idempotency_key", Text),
+    Column("fingerprint", Text),
+    Column("created_at", TIMESTAMP(timezone=True), nullable=False, server_default=func.now()),
+    Column("started_at", TIMESTAMP(timezone=True)),
+    Column("finished_at", TIMESTAMP(timezone=True)),
+    CheckConstraint(
+        "state IN ('queued', 'running', 'succeeded', 'dead', 'cancelled')", name="state"
+    ),
+    CheckConstraint("attempts >= 0", name="attempts"),
+    CheckConstraint("max_attempts >= 1", name="max_attempts"),
+    # A running task always holds a lease token; nothing else does.
+    CheckConstraint("(state = 'running') = (lease_token IS NOT NULL)", name="lease"),
+)
+
+# The claim's only index: small because finished rows leave it, ordered as the claim reads.
+Index(
+    "tasks_claim_idx",
+    tasks.c.queue,
+    tasks.c.priority.desc(),
+    tasks.c.run_at,
+    tasks.c.id,
+    postgresql_where=text(ACTIVE_STATES_SQL),
+)
+Index(
+    "tasks_idempotency_key",
+    tasks.c.tenant,
+    tasks.c.idempotency_key,
+    unique=True,
+    postgresql_where=text("idempotency_key IS NOT NULL"),
+)
+# Retention deletes the oldest finished rows first.
+Index("tasks_finished_idx", tasks.c.finished_at, postgresql_where=text(FINISHED_STATES_SQL))
+# Listing a tenant's tasks newest first, with keyset pagination on (created_at, id).
+Index("tasks_listing_idx", tasks.c.tenant, tasks.c.created_at, tasks.c.id)
+
+
+def schema_name(value: str) -> str:
+    """Validate a Postgres schema name (it is formatted into SQL, so it must be plain)."""
+    if not _SCHEMA_PATTERN.fullmatch(value):
+        raise InvalidTaskError("schema", f"{value!r} is not a plain lower-case identifier")
+    return value
+
+
+def notify_channel(schema: str) -> str:
+    """The LISTEN/NOTIFY channel on which enqueues announce their queue."""
+    return f"{schema_name(schema)}_enqueued"

@@ -1,0 +1,291 @@
+"""Every SQL statement that reads or changes tasks, each with its intent and invariants.
+
+Statements are plain SQL (psycopg binds through SQLAlchemy ``text``) built once per schema; the
+schema name is a validated identifier, never user input. Callers bind values, never format them.
+
+Fencing: every statement that acts on a claimed task matches ``lease_token`` and
+``state = 'running'``, so it matches no row once the lease was lost (expired and re-claimed,
+released, or the task finished); the caller learns that from the rows it gets back.
+Clock: every time is computed by the database (``now()``), never by a worker.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+from sqlalchemy import TextClause, text
+
+from .schema import schema_name
+
+# Durable enqueue: whatever the session's default, this transaction's commit waits for its WAL
+# to reach disk. pg_notify wakes listening workers at commit; Postgres folds identical
+# notifications of one transaction into one.
+_DURABLE_AND_NOTIFY = """
+    SELECT set_config('synchronous_commit', 'on', true) AS durable,
+           count(pg_notify(:channel, q)) AS notified
+    FROM (SELECT DISTINCT unnest(CAST(:queues AS text[]))) AS distinct_queues(q)
+"""
+
+# Inserts rows given as parallel arrays (one statement for 1 or 10,000 tasks). A row whose
+# (tenant, idempotency_key) already exists is skipped: the caller finds it and compares content.
+_ENQUEUE = """
+INSERT INTO {s}.tasks AS t (id, tenant, queue, task, args, priority, run_at, max_attempts,
+                            timeout_seconds, idempotency_key, fingerprint)
+SELECT v.id, v.tenant, v.queue, v.task, CAST(v.args AS jsonb), v.priority,
+       coalesce(v.run_at, now() + make_interval(secs => coalesce(v.delay, 0))),
+       v.max_attempts, v.timeout_seconds, v.idempotency_key, v.fingerprint
+FROM unnest(CAST(:ids AS uuid[]), CAST(:tenants AS text[]), CAST(:queues AS text[]),
+            CAST(:tasks AS text[]), CAST(:args AS text[]), CAST(:priorities AS smallint[]),
+            CAST(:run_ats AS timestamptz[]), CAST(:delays AS double precision[]),
+            CAST(:max_attempts AS integer[]), CAST(:timeouts AS integer[]),
+            CAST(:keys AS text[]), CAST(:fingerprints AS text[]))
+     AS v(id, tenant, queue, task, args, priority, run_at, delay, max_attempts,
+          timeout_seconds, idempotency_key, fingerprint)
+CROSS JOIN ({durable}) AS side_effects
+ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+RETURNING t.*
+"""
+
+_BY_IDEMPOTENCY_KEYS = """
+SELECT * FROM {s}.tasks WHERE tenant = :tenant AND idempotency_key = ANY(CAST(:keys AS text[]))
+"""
+
+# What a claim does to each picked row, decided on the row's latest version. A task picked
+# because its lease expired is finished here instead of handed out again when its cancel was
+# requested (cancelled) or its attempts are spent (dead: the worker running it died each time).
+_CLAIM_NEXT_STATE = """CASE
+    WHEN t.state = 'running' AND t.cancel_requested THEN 'cancelled'
+    WHEN t.state = 'running' AND t.attempts >= t.max_attempts THEN 'dead'
+    ELSE 'running' END"""
+
+# Leases up to :n claimable tasks of :queues to :worker_id. Claimable: queued and due, or running
+# with an expired lease. SKIP LOCKED lets concurrent claimers pass each other; attempts are
+# counted here, at claim, so a task that kills its worker still uses them up.
+_CLAIM = """
+WITH picked AS (
+    SELECT id FROM {s}.tasks
+    WHERE queue = ANY(CAST(:queues AS text[]))
+      AND state IN ('queued', 'running') AND run_at <= now()
+    ORDER BY priority DESC, run_at, id
+    LIMIT :n
+    FOR UPDATE SKIP LOCKED
+), updated AS (
+    UPDATE {s}.tasks AS t SET
+        state = {next_state},
+        attempts = t.attempts + CASE WHEN {next_state} = 'running' THEN 1 ELSE 0 END,
+        lease_token = CASE WHEN {next_state} = 'running' THEN gen_random_uuid() END,
+        run_at = CASE WHEN {next_state} = 'running'
+                      THEN now() + make_interval(secs => :lease_seconds) ELSE t.run_at END,
+        worker_id = CASE WHEN {next_state} = 'running' THEN :worker_id END,
+        started_at = CASE WHEN {next_state} = 'running' THEN now() ELSE t.started_at END,
+        finished_at = CASE WHEN {next_state} = 'running' THEN NULL ELSE now() END,
+        progress_current = CASE WHEN {next_state} = 'running' THEN NULL
+                                ELSE t.progress_current END,
+        progress_total = CASE WHEN {next_state} = 'running' THEN NULL ELSE t.progress_total END,
+        progress_message = CASE WHEN {next_state} = 'running' THEN NULL
+                                ELSE t.progress_message END,
+        error_type = CASE WHEN {next_state} = 'dead' THEN 'LeaseExpired' ELSE t.error_type END,
+        error_message = CASE WHEN {next_state} = 'dead'
+            THEN 'the lease expired on the last of ' || t.max_attempts
+                 || ' attempts (the worker stopped, was killed or hung)'
+            ELSE t.error_message END
+    FROM picked
+    WHERE t.id = picked.id
+    RETURNING t.*
+)
+SELECT * FROM updated WHERE state = 'running' ORDER BY priority DESC, started_at, id
+"""
+
+# Extends every lease of :ids whose token still matches, in one statement per worker per beat.
+# A task missing from the answer has lost its lease; cancel_requested tells the handler to stop.
+_HEARTBEAT = """
+UPDATE {s}.tasks SET run_at = now() + make_interval(secs => :lease_seconds)
+WHERE id = ANY(CAST(:ids AS uuid[])) AND lease_token = ANY(CAST(:tokens AS uuid[]))
+  AND state = 'running'
+RETURNING id, cancel_requested
+"""
+
+# Stores a running task's progress. Matches no row when the lease was lost.
+_PROGRESS = """
+UPDATE {s}.tasks SET progress_current = :current, progress_total = :total,
+                     progress_message = :message
+WHERE id = :id AND lease_token = :token AND state = 'running'
+RETURNING cancel_requested
+"""
+
+# Records the results of a batch of attempts. Matches no row whose lease was lost. :durable
+# 'off' lets an acknowledgement commit without waiting for its WAL flush (opt-in; after a
+# Postgres crash such a task may run again).
+_COMPLETE = """
+UPDATE {s}.tasks AS t SET
+    state = 'succeeded', result = CAST(v.result AS jsonb), finished_at = now(),
+    lease_token = NULL, cancel_requested = false
+FROM unnest(CAST(:ids AS uuid[]), CAST(:tokens AS uuid[]), CAST(:results AS text[]))
+     AS v(id, token, result)
+CROSS JOIN (SELECT set_config('synchronous_commit', :synchronous_commit, true)) AS commit_mode
+WHERE t.id = v.id AND t.lease_token = v.token AND t.state = 'running'
+RETURNING t.id
+"""
+
+# Where a failed attempt goes: cancelled if a cancel was requested, back to queued while
+# retryable with attempts left, else dead.
+_FAIL_NEXT_STATE = """CASE
+    WHEN t.cancel_requested THEN 'cancelled'
+    WHEN v.retryable AND t.attempts < t.max_attempts THEN 'queued'
+    ELSE 'dead' END"""
+
+# Records a batch of failed attempts; a retry waits :retry_in seconds if given, else a backoff
+# with full jitter: random() * min(cap, base * 2^(attempts - 1)). Matches no row whose lease was
+# lost.
+_FAIL = """
+UPDATE {s}.tasks AS t SET
+    state = {next_state},
+    run_at = CASE WHEN {next_state} = 'queued' THEN now() + make_interval(secs =>
+        coalesce(v.retry_in, random() * least(:backoff_cap,
+                                              :backoff_base * power(2, t.attempts - 1))))
+        ELSE t.run_at END,
+    finished_at = CASE WHEN {next_state} = 'queued' THEN NULL ELSE now() END,
+    lease_token = NULL, cancel_requested = false,
+    error_type = v.error_type, error_message = v.error_message,
+    error_traceback = v.error_traceback
+FROM unnest(CAST(:ids AS uuid[]), CAST(:tokens AS uuid[]), CAST(:retryable AS boolean[]),
+            CAST(:retry_in AS double precision[]), CAST(:error_types AS text[]),
+            CAST(:error_messages AS text[]), CAST(:error_tracebacks AS text[]))
+     AS v(id, token, retryable, retry_in, error_type, error_message, error_traceback)
+CROSS JOIN (SELECT set_config('synchronous_commit', :synchronous_commit, true)) AS commit_mode
+WHERE t.id = v.id AND t.lease_token = v.token AND t.state = 'running'
+RETURNING t.id, t.state
+"""
+
+# Hands unfinished tasks back at once (graceful shutdown) without charging the attempt the
+# claim counted. A task whose cancel was requested ends cancelled instead.
+_RELEASE = """
+UPDATE {s}.tasks SET
+    state = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'queued' END,
+    attempts = CASE WHEN cancel_requested THEN attempts ELSE greatest(attempts - 1, 0) END,
+    run_at = now(),
+    finished_at = CASE WHEN cancel_requested THEN now() END,
+    lease_token = NULL, worker_id = NULL, cancel_requested = false
+WHERE id = ANY(CAST(:ids AS uuid[])) AND lease_token = ANY(CAST(:tokens AS uuid[]))
+  AND state = 'running'
+RETURNING id
+"""
+
+# Cancels at once when queued; when running, asks the worker (seen at its next heartbeat).
+_CANCEL = """
+UPDATE {s}.tasks SET
+    state = CASE WHEN state = 'queued' THEN 'cancelled' ELSE state END,
+    finished_at = CASE WHEN state = 'queued' THEN now() END,
+    cancel_requested = (state = 'running')
+WHERE id = :id AND (CAST(:tenant AS text) IS NULL OR tenant = :tenant)
+  AND state IN ('queued', 'running')
+RETURNING *
+"""
+
+# Re-drives dead tasks as fresh ones: attempts start again, the last error is cleared.
+_RETRY_SET = """
+    state = 'queued', attempts = 0, run_at = now(), finished_at = NULL, started_at = NULL,
+    result = NULL, error_type = NULL, error_message = NULL, error_traceback = NULL,
+    progress_current = NULL, progress_total = NULL, progress_message = NULL, worker_id = NULL
+"""
+_RETRY = """
+UPDATE {s}.tasks SET {retry_set}
+WHERE id = :id AND (CAST(:tenant AS text) IS NULL OR tenant = :tenant) AND state = 'dead'
+RETURNING *
+"""
+_RETRY_QUEUE = """
+WITH driven AS (
+    UPDATE {s}.tasks SET {retry_set}
+    WHERE queue = :queue AND (CAST(:tenant AS text) IS NULL OR tenant = :tenant)
+      AND state = 'dead'
+    RETURNING 1
+)
+SELECT count(*) AS n FROM driven
+"""
+
+# Wakes the workers of a queue at commit (after a re-drive; enqueue notifies by itself).
+_NOTIFY = "SELECT pg_notify(:channel, :queue)"
+
+_GET = """
+SELECT * FROM {s}.tasks WHERE id = :id AND (CAST(:tenant AS text) IS NULL OR tenant = :tenant)
+"""
+
+_LIST = """
+SELECT * FROM {s}.tasks
+WHERE (CAST(:tenant AS text) IS NULL OR tenant = :tenant)
+  AND (CAST(:queue AS text) IS NULL OR queue = :queue)
+  AND (CAST(:state AS text) IS NULL OR state = :state)
+  AND (CAST(:before_created AS timestamptz) IS NULL
+       OR (created_at, id) < (CAST(:before_created AS timestamptz), CAST(:before_id AS uuid)))
+ORDER BY created_at DESC, id DESC
+LIMIT :limit
+"""
+
+_STATS = """
+SELECT queue, state, count(*) AS n,
+       extract(epoch FROM now() - min(run_at) FILTER (WHERE state = 'queued' AND run_at <= now()))
+           AS oldest_due_age
+FROM {s}.tasks
+WHERE (CAST(:tenant AS text) IS NULL OR tenant = :tenant)
+GROUP BY queue, state
+ORDER BY queue, state
+"""
+
+# Deletes one bounded batch of the oldest finished tasks; SKIP LOCKED so it never waits.
+_PRUNE = """
+WITH doomed AS (
+    SELECT id FROM {s}.tasks
+    WHERE state IN ('succeeded', 'dead', 'cancelled')
+      AND finished_at < now() - make_interval(secs => :older_than)
+    ORDER BY finished_at
+    LIMIT :batch_size
+    FOR UPDATE SKIP LOCKED
+)
+DELETE FROM {s}.tasks AS t USING doomed WHERE t.id = doomed.id
+"""
+
+
+@dataclasses.dataclass(frozen=True)
+class Statements:
+    """The statements for one schema."""
+
+    enqueue: TextClause
+    by_idempotency_keys: TextClause
+    claim: TextClause
+    heartbeat: TextClause
+    progress: TextClause
+    complete: TextClause
+    fail: TextClause
+    release: TextClause
+    cancel: TextClause
+    retry: TextClause
+    retry_queue: TextClause
+    notify: TextClause
+    get: TextClause
+    list: TextClause
+    stats: TextClause
+    prune: TextClause
+
+
+@functools.cache
+def for_schema(schema: str) -> Statements:
+    s = '"' + schema_name(schema) + '"'
+    return Statements(
+        enqueue=text(_ENQUEUE.format(s=s, durable=_DURABLE_AND_NOTIFY)),
+        by_idempotency_keys=text(_BY_IDEMPOTENCY_KEYS.format(s=s)),
+        claim=text(_CLAIM.format(s=s, next_state=_CLAIM_NEXT_STATE)),
+        heartbeat=text(_HEARTBEAT.format(s=s)),
+        progress=text(_PROGRESS.format(s=s)),
+        complete=text(_COMPLETE.format(s=s)),
+        fail=text(_FAIL.format(s=s, next_state=_FAIL_NEXT_STATE)),
+        release=text(_RELEASE.format(s=s)),
+        cancel=text(_CANCEL.format(s=s)),
+        retry=text(_RETRY.format(s=s, retry_set=_RETRY_SET)),
+        retry_queue=text(_RETRY_QUEUE.format(s=s, retry_set=_RETRY_SET)),
+        notify=text(_NOTIFY),
+        get=text(_GET.format(s=s)),
+        list=text(_LIST.format(s=s)),
+        stats=text(_STATS.format(s=s)),
+        prune=text(_PRUNE.format(s=s)),
+    )

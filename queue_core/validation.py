@@ -1,0 +1,140 @@
+"""Checks on what callers hand to queue_core, before anything touches the database.
+
+Each check raises :class:`InvalidTaskError` naming the field, so nothing is half-written.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+from .errors import InvalidTaskError
+
+#: Queue and tenant names: lower-case ASCII, digits, ``_ . -``; they show up in URLs and metrics.
+NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+#: Task names may also carry upper case and ``:`` (``billing.tasks:SendInvoice``).
+TASK_NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}")
+PRIORITY_RANGE = (-32768, 32767)
+MAX_ATTEMPTS_RANGE = (1, 1000)
+MAX_TIMEOUT_SECONDS = 7 * 24 * 3600
+MAX_IDEMPOTENCY_KEY = 255
+MAX_JSON_DEPTH = 64
+MAX_TEXT = 10_000
+
+
+def queue_name(value: object, field: str = "queue") -> str:
+    return _matching(value, NAME_PATTERN, field, "1-64 of a-z 0-9 _ . - starting with a-z or 0-9")
+
+
+def task_name(value: object, field: str = "task") -> str:
+    return _matching(value, TASK_NAME_PATTERN, field, "1-128 of A-Z a-z 0-9 _ . : -")
+
+
+def _matching(value: object, pattern: re.Pattern[str], field: str, rule: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidTaskError(field, f"must be a string ({rule})")
+    if not pattern.fullmatch(value):
+        raise InvalidTaskError(field, f"{value[:80]!r} is not a valid name ({rule})")
+    return value
+
+
+def integer(value: object, field: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidTaskError(field, f"must be an integer from {low} to {high}")
+    if not low <= value <= high:
+        raise InvalidTaskError(field, f"{value} is out of range ({low} to {high})")
+    return value
+
+
+def optional_timeout(value: object, field: str = "timeout_seconds") -> int | None:
+    return None if value is None else integer(value, field, 1, MAX_TIMEOUT_SECONDS)
+
+
+def aware_datetime(value: object, field: str) -> datetime:
+    if not isinstance(value, datetime):
+        raise InvalidTaskError(field, "must be a datetime")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidTaskError(field, "must be timezone-aware (naive datetimes are ambiguous)")
+    return value
+
+
+def seconds(value: object, field: str, *, maximum: float = 10 * 365 * 86400) -> float:
+    """A non-negative duration given as seconds or a timedelta."""
+    if isinstance(value, timedelta):
+        value = value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidTaskError(field, "must be a number of seconds")
+    if not 0 <= value <= maximum:
+        raise InvalidTaskError(field, f"{value} is out of range (0 to {maximum:g} seconds)")
+    return float(value)
+
+
+def text(value: object, field: str, *, max_length: int = MAX_TEXT) -> str:
+    if not isinstance(value, str):
+        raise InvalidTaskError(field, "must be a string")
+    if len(value) > max_length:
+        raise InvalidTaskError(field, f"is longer than {max_length} characters")
+    _check_string(value, field)
+    return value
+
+
+def idempotency_key(value: object) -> str | None:
+    if value is None:
+        return None
+    key = text(value, "idempotency_key", max_length=MAX_IDEMPOTENCY_KEY)
+    if not key:
+        raise InvalidTaskError("idempotency_key", "must not be empty")
+    return key
+
+
+def json_object(value: object, field: str = "args") -> str:
+    """Serialise a JSON object for a jsonb column, refusing what Postgres would refuse."""
+    if not isinstance(value, dict):
+        raise InvalidTaskError(field, "must be a JSON object (a dict with string keys)")
+    return json_text(value, field)
+
+
+def json_text(value: object, field: str) -> str:
+    """Serialise any JSON value for a jsonb column, refusing what Postgres would refuse."""
+    _check_json(value, field, 0)
+    return json.dumps(value, allow_nan=False, separators=(",", ":"))
+
+
+def _check_json(value: object, field: str, depth: int) -> None:
+    if depth > MAX_JSON_DEPTH:
+        raise InvalidTaskError(field, f"nests deeper than {MAX_JSON_DEPTH} levels")
+    if isinstance(value, str):
+        _check_string(value, field)
+    elif isinstance(value, bool) or value is None or isinstance(value, int):
+        return
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidTaskError(field, "contains NaN or Infinity, which JSON cannot carry")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidTaskError(field, f"has a non-string key {key!r}")
+            _check_string(key, field)
+            _check_json(item, field, depth + 1)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _check_json(item, field, depth + 1)
+    else:
+        raise InvalidTaskError(field, f"is not JSON-serialisable ({type(value).__name__})")
+
+
+def _check_string(value: str, field: str) -> None:
+    if "\x00" in value:
+        raise InvalidTaskError(field, "contains a NUL character, which Postgres cannot store")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidTaskError(field, "contains a lone surrogate (invalid Unicode)") from exc
+
+
+def fingerprint_source(fields: dict[str, Any]) -> str:
+    """Canonical text of an enqueue request, hashed to compare idempotent retries."""
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)

@@ -1,0 +1,1 @@
+"""The taskrow command: the composition root that wires queue_core, api and worker together."""

@@ -1,0 +1,27 @@
+"""Configuration read once, at the entry point, from TASKROW_* environment variables."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from queue_core import DEFAULT_SCHEMA, schema_name
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Where the queue lives. ``database_url`` None means: start the embedded Postgres."""
+
+    database_url: str | None
+    schema: str = DEFAULT_SCHEMA
+    data_dir: Path = Path(".taskrow")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
+        return cls(
+            database_url=environ.get("TASKROW_DATABASE_URL") or environ.get("DATABASE_URL") or None,
+            schema=schema_name(environ.get("TASKROW_SCHEMA", DEFAULT_SCHEMA)),
+            data_dir=Path(environ.get("TASKROW_DATA_DIR", ".taskrow")),
+        )

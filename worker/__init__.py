@@ -1,0 +1,1 @@
+"""taskrow worker runtime."""
