@@ -21,7 +21,10 @@ MAX_PAGE = 1000
 
 
 def get(
-    executor: Executor, task_id: uuid.UUID | str, *, tenant: str | None = None,
+    executor: Executor,
+    task_id: uuid.UUID | str,
+    *,
+    tenant: str | None = None,
     schema: str = DEFAULT_SCHEMA,
 ) -> Task:
     """The task, or :class:`TaskNotFound` (also for another tenant's task)."""
@@ -56,7 +59,10 @@ def list_tasks(
 
 
 def cancel(
-    executor: Executor, task_id: uuid.UUID | str, *, tenant: str | None = None,
+    executor: Executor,
+    task_id: uuid.UUID | str,
+    *,
+    tenant: str | None = None,
     schema: str = DEFAULT_SCHEMA,
 ) -> Task:
     """Cancel a task: a queued one at once (``cancelled``), a running one by request (it stays
@@ -73,7 +79,10 @@ def cancel(
 
 
 def retry(
-    executor: Executor, task_id: uuid.UUID | str, *, tenant: str | None = None,
+    executor: Executor,
+    task_id: uuid.UUID | str,
+    *,
+    tenant: str | None = None,
     schema: str = DEFAULT_SCHEMA,
 ) -> Task:
     """Re-drive a dead task: queued again, due now, with its attempts starting over.
@@ -110,7 +119,9 @@ def stats(
     rows = run(executor, statements.for_schema(schema).stats, {"tenant": tenant})
     by_queue: dict[str, QueueStats] = {}
     for row in rows:
-        entry = by_queue.setdefault(row.queue, QueueStats(row.queue, dict.fromkeys(TaskState, 0), None))
+        entry = by_queue.setdefault(
+            row.queue, QueueStats(row.queue, dict.fromkeys(TaskState, 0), None)
+        )
         entry.counts[TaskState(row.state)] = int(row.n)
         if row.oldest_due_age is not None:
             by_queue[row.queue] = QueueStats(row.queue, entry.counts, float(row.oldest_due_age))
@@ -118,7 +129,10 @@ def stats(
 
 
 def prune(
-    executor: Executor, *, older_than: float, batch_size: int = 1000,
+    executor: Executor,
+    *,
+    older_than: float,
+    batch_size: int = 1000,
     schema: str = DEFAULT_SCHEMA,
 ) -> int:
     """Delete at most ``batch_size`` tasks finished more than ``older_than`` seconds ago (the

@@ -81,7 +81,9 @@ def _describe(exc: sa_exc.DBAPIError) -> str:
     return first_line or type(exc.orig).__name__
 
 
-def run(executor: Executor, statement: sa.TextClause, params: Mapping[str, Any]) -> CursorResult[Any]:
+def run(
+    executor: Executor, statement: sa.TextClause, params: Mapping[str, Any]
+) -> CursorResult[Any]:
     """Execute one statement on the caller's transaction, translating driver errors."""
     with translate_errors():
         return connection_of(executor).execute(statement, dict(params))

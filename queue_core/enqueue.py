@@ -196,7 +196,9 @@ def _existing(
     """Tasks already holding the keys of rows the insert skipped, checked for equal content."""
     keys = [row.idempotency_key for row in missing]
     found = run(
-        executor, statements.for_schema(schema).by_idempotency_keys, {"tenant": tenant, "keys": keys}
+        executor,
+        statements.for_schema(schema).by_idempotency_keys,
+        {"tenant": tenant, "keys": keys},
     )
     by_key = {task.idempotency_key: task for task in map(Task.from_row, found)}
     result: dict[TaskId, Task] = {}

@@ -3,14 +3,14 @@
 ::
 
     TaskrowError                  root: catch this to catch everything below
-    ├── InvalidTaskError          bad input (a name, args, a datetime, a number); nothing was written
+    ├── InvalidTaskError          bad input (a name, args, a datetime, a number): nothing written
     ├── IdempotencyConflict       an idempotency key reused with different content
     ├── TaskNotFound              no task with that id (for that tenant)
     ├── InvalidTransition         the task's state does not allow the operation
     ├── LeaseLost                 a fenced operation found the lease gone (expired and re-claimed,
     │                             cancelled, or finished); nothing was written
     └── DatabaseError             the database refused or failed a statement
-        └── DatabaseUnavailable   the database could not be reached, or a commit's outcome is unknown
+        └── DatabaseUnavailable   database unreachable, or a commit's outcome unknown
 
 Driver errors never escape: they are translated at the boundary with ``raise ... from exc``,
 so the original stays available as ``__cause__``.

@@ -93,7 +93,9 @@ def progress(
         "token": lease.token,
         "current": None if current is None else validation.integer(current, "current", 0, limit),
         "total": None if total is None else validation.integer(total, "total", 0, limit),
-        "message": None if message is None else validation.text(message, "message", max_length=1000),
+        "message": None
+        if message is None
+        else validation.text(message, "message", max_length=1000),
     }
     row = run(executor, statements.for_schema(schema).progress, params).first()
     if row is None:
@@ -175,7 +177,9 @@ def fail_many(
         "tokens": [f.lease.token for f in failures],
         "retryable": [f.retryable for f in failures],
         "retry_in": [_retry_in(f) for f in failures],
-        "error_types": [validation.text(f.error_type, "error_type", max_length=200) for f in failures],
+        "error_types": [
+            validation.text(f.error_type, "error_type", max_length=200) for f in failures
+        ],
         "error_messages": [_clip(f.error_message, 4000) for f in failures],
         "error_tracebacks": [
             None if f.error_traceback is None else _clip(f.error_traceback, 8000) for f in failures

@@ -10,11 +10,12 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
+
+from alembic import command
 
 from .db import translate_errors
 from .schema import DEFAULT_SCHEMA, schema_name
@@ -39,7 +40,9 @@ def alembic_config(schema: str = DEFAULT_SCHEMA, connection: Connection | None =
     return config
 
 
-def upgrade(bind: Engine | Connection, revision: str = "head", *, schema: str = DEFAULT_SCHEMA) -> None:
+def upgrade(
+    bind: Engine | Connection, revision: str = "head", *, schema: str = DEFAULT_SCHEMA
+) -> None:
     """Migrate the schema up to ``revision``, in one transaction."""
     with translate_errors(), _connection(bind) as conn:
         command.upgrade(alembic_config(schema, conn), revision)

@@ -9,7 +9,7 @@ import click
 import queue_core
 from queue_core import migrations
 
-from . import cli_api, cli_worker
+from . import cli_api, cli_ops, cli_worker
 from .config import Settings
 from .dev import dev
 
@@ -48,7 +48,9 @@ def migrate(obj: Context, dry_run: bool, revision: str) -> None:
     engine = queue_core.create_engine(obj.database_url(), pool_size=1)
     try:
         migrations.upgrade(engine, revision, schema=schema)
-        click.echo(f"schema {schema} is at revision {migrations.current_revision(engine, schema=schema)}")
+        click.echo(
+            f"schema {schema} is at revision {migrations.current_revision(engine, schema=schema)}"
+        )
     except queue_core.TaskrowError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
@@ -56,7 +58,7 @@ def migrate(obj: Context, dry_run: bool, revision: str) -> None:
 
 
 main.add_command(dev)
-for command in (*cli_api.commands, *cli_worker.commands):
+for command in (*cli_api.commands, *cli_ops.commands, *cli_worker.commands):
     main.add_command(command)
 
 

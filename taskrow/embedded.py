@@ -66,8 +66,17 @@ class EmbeddedPostgres:
             " -c listen_addresses=127.0.0.1"
         )
         self._run(
-            "pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file), "-w", "-t",
-            str(timeout), "-o", options, "start",
+            "pg_ctl",
+            "-D",
+            str(self.data_dir),
+            "-l",
+            str(self.log_file),
+            "-w",
+            "-t",
+            str(timeout),
+            "-o",
+            options,
+            "start",
         )
         return self.url
 
@@ -77,17 +86,21 @@ class EmbeddedPostgres:
             self._run("pg_ctl", "-D", str(self.data_dir), "-m", mode, "-w", "stop")
 
     def running(self) -> bool:
-        result = subprocess.run(
-            [str(self.bin / "pg_ctl"), "-D", str(self.data_dir), "status"],
-            capture_output=True, text=True, check=False, **self._as_user(),
-        )
-        return result.returncode == 0
+        return self._command("pg_ctl", "-D", str(self.data_dir), "status").returncode == 0
 
-    def _as_user(self) -> dict[str, object]:
-        """subprocess arguments dropping root for the service user, groups included."""
-        if self._user is None:
-            return {}
-        return {"user": self._user, "group": self._user, "extra_groups": []}
+    def _command(self, program: str, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run one of the server's programs, as the service user when we are root (its groups
+        too: root's group would otherwise deny access to folders that are closed to groups)."""
+        return subprocess.run(
+            [str(self.bin / program), *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            stdin=subprocess.DEVNULL,
+            user=self._user,
+            group=self._user,
+            extra_groups=None if self._user is None else [],
+        )
 
     def _initdb(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -96,18 +109,23 @@ class EmbeddedPostgres:
             shutil.chown(self.data_dir, self._user, self._user)
         self.data_dir.chmod(0o700)
         self._run(
-            "initdb", "-D", str(self.data_dir), "-U", "postgres", "--auth=trust",
-            "--encoding=UTF8", "--locale=C", "--no-instructions",
+            "initdb",
+            "-D",
+            str(self.data_dir),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C",
+            "--no-instructions",
         )
 
     def _run(self, program: str, *args: str) -> None:
-        result = subprocess.run(
-            [str(self.bin / program), *args],
-            capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL,
-            **self._as_user(),
-        )
+        result = self._command(program, *args)
         if result.returncode != 0:
-            log = self.log_file.read_text(errors="replace")[-2000:] if self.log_file.exists() else ""
+            log = (
+                self.log_file.read_text(errors="replace")[-2000:] if self.log_file.exists() else ""
+            )
             raise EmbeddedPostgresError(
                 f"{program} failed ({result.returncode}): {result.stderr.strip()}\n{log}".strip()
             )
@@ -118,9 +136,16 @@ def _service_user() -> str:
         pwd.getpwnam(SERVICE_USER)
     except KeyError:
         subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-             SERVICE_USER],
-            check=True, capture_output=True,
+            [
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                SERVICE_USER,
+            ],
+            check=True,
+            capture_output=True,
         )
     return SERVICE_USER
 

@@ -8,8 +8,9 @@ Create Date: 2026-11-27
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
 from sqlalchemy.dialects import postgresql
+
+from alembic import op
 
 revision = "0001"
 down_revision = None
@@ -87,9 +88,7 @@ def upgrade() -> None:
         schema=schema,
         postgresql_where=sa.text(FINISHED),
     )
-    op.create_index(
-        "tasks_listing_idx", "tasks", ["tenant", "created_at", "id"], schema=schema
-    )
+    op.create_index("tasks_listing_idx", "tasks", ["tenant", "created_at", "id"], schema=schema)
     # Every claim and acknowledgement rewrites a row: vacuum the table early and often so dead
     # versions do not pile up in the claim index.
     op.execute(
