@@ -69,9 +69,11 @@ class Task:
 
     @classmethod
     def from_row(cls, row: Any) -> Task:
-        values = dict(row._mapping)
-        values["state"] = TaskState(values["state"])
-        return cls(**values)
+        """Build from a result row holding every column (extra columns are ignored)."""
+        values = row._mapping
+        fields = {name: values[name] for name in _TASK_FIELDS}
+        fields["state"] = TaskState(fields["state"])
+        return cls(**fields)
 
     @property
     def lease(self) -> Lease:
@@ -79,6 +81,9 @@ class Task:
         if self.lease_token is None:
             raise ValueError(f"task {self.id} holds no lease")
         return Lease(self.id, self.lease_token)
+
+
+_TASK_FIELDS = tuple(field.name for field in dataclasses.fields(Task))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -64,7 +64,7 @@ _CLAIM_NEXT_STATE = """CASE
 # counted here, at claim, so a task that kills its worker still uses them up.
 _CLAIM = """
 WITH picked AS (
-    SELECT id FROM {s}.tasks
+    SELECT id, run_at AS due_at FROM {s}.tasks
     WHERE queue = ANY(CAST(:queues AS text[]))
       AND state IN ('queued', 'running') AND run_at <= now()
     ORDER BY priority DESC, run_at, id
@@ -92,9 +92,9 @@ WITH picked AS (
             ELSE t.error_message END
     FROM picked
     WHERE t.id = picked.id
-    RETURNING t.*
+    RETURNING t.*, picked.due_at
 )
-SELECT * FROM updated WHERE state = 'running' ORDER BY priority DESC, started_at, id
+SELECT * FROM updated WHERE state = 'running' ORDER BY priority DESC, due_at, id
 """
 
 # Extends every lease of :ids whose token still matches, in one statement per worker per beat.

@@ -1,0 +1,86 @@
+"""Reads and housekeeping: list, stats, prune, and the claim index under history."""
+
+from __future__ import annotations
+
+import json
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+import queue_core
+from queue_core import Failure, NewTask, TaskState
+
+from .helpers import claim, count_tasks, enqueue
+
+
+def test_list_pages_newest_first_with_a_stable_cursor(engine: Engine) -> None:
+    ids = [enqueue(engine, queue="q" if i % 2 else "r").id for i in range(7)]
+    pages = []
+    before = None
+    with engine.connect() as conn:
+        while page := queue_core.list_tasks(conn, limit=3, before=before):
+            pages.append([t.id for t in page])
+            before = (page[-1].created_at, page[-1].id)
+        only_q = queue_core.list_tasks(conn, queue="q", state="queued")
+    assert [len(p) for p in pages] == [3, 3, 1]
+    assert [i for p in pages for i in p] == list(reversed(ids))
+    assert {t.queue for t in only_q} == {"q"} and len(only_q) == 3
+
+
+def test_stats_counts_states_and_oldest_due_age(engine: Engine) -> None:
+    with engine.begin() as conn:
+        queue_core.enqueue_many(conn, [NewTask("t", queue="mail") for _ in range(4)])
+        queue_core.enqueue(conn, "t", queue="mail", delay=600)
+        queue_core.enqueue(conn, "t", queue="sms", max_attempts=1)
+        conn.execute(sa.text("UPDATE taskrow.tasks SET run_at = now() - interval '90 seconds' WHERE queue = 'mail' AND run_at <= now()"))
+    [mail] = claim(engine, queues=["mail"])
+    with engine.begin() as conn:
+        queue_core.complete(conn, mail.lease, None)
+    [sms] = claim(engine, queues=["sms"])
+    with engine.begin() as conn:
+        queue_core.fail(conn, Failure(sms.lease, "E", "x"))
+    with engine.connect() as conn:
+        stats = {s.queue: s for s in queue_core.stats(conn)}
+    assert stats["mail"].counts[TaskState.QUEUED] == 4 and stats["mail"].counts[TaskState.SUCCEEDED] == 1
+    assert stats["sms"].counts[TaskState.DEAD] == 1 and stats["sms"].oldest_due_age is None
+    age = stats["mail"].oldest_due_age
+    assert age is not None and 89 <= age < 150
+
+
+def test_prune_deletes_old_finished_tasks_in_bounded_batches(engine: Engine) -> None:
+    with engine.begin() as conn:
+        queue_core.enqueue_many(conn, [NewTask("t") for _ in range(25)])
+    done = claim(engine, n=20)
+    with engine.begin() as conn:
+        queue_core.complete_many(conn, [(t.lease, None) for t in done])
+        conn.execute(sa.text("UPDATE taskrow.tasks SET finished_at = now() - interval '2 days' WHERE state = 'succeeded'"))
+    with engine.begin() as conn:
+        assert queue_core.prune(conn, older_than=86400, batch_size=8) == 8
+    assert queue_core.prune_all(engine, older_than=86400, batch_size=5) == 12
+    assert count_tasks(engine) == 5 and count_tasks(engine, "state = 'queued'") == 5
+    assert queue_core.prune_all(engine, older_than=0) == 0  # queued tasks are never pruned
+
+
+def _claim_plan(engine: Engine) -> str:
+    with engine.begin() as conn:
+        conn.execute(sa.text("ANALYZE taskrow.tasks"))
+        conn.execute(sa.text("SET LOCAL enable_seqscan = on"))
+        statement = queue_core.statements.for_schema("taskrow").claim  # type: ignore[attr-defined]
+        explain = sa.text("EXPLAIN (FORMAT JSON) " + statement.text)
+        params = {"queues": ["default"], "n": 10, "lease_seconds": 30.0, "worker_id": "w"}
+        plan = conn.execute(explain, params).scalar_one()
+        conn.rollback()
+    return json.dumps(plan)
+
+
+def test_claim_uses_its_partial_index_with_100k_finished_tasks(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.text("""
+            INSERT INTO taskrow.tasks (id, queue, task, state, finished_at)
+            SELECT gen_random_uuid(), 'default', 't', 'succeeded', now() FROM generate_series(1, 100000)
+        """))
+        queue_core.enqueue_many(conn, [NewTask("t") for _ in range(50)])
+    plan = _claim_plan(engine)
+    assert "tasks_claim_idx" in plan
+    assert "Seq Scan" not in plan
+    assert len(claim(engine, n=10)) == 10

@@ -1,0 +1,227 @@
+"""Enqueue: durability, idempotency, the caller's transaction, bad input."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+import queue_core
+from queue_core import IdempotencyConflict, InvalidTaskError, NewTask, TaskState
+
+from .helpers import count_tasks, enqueue
+
+
+def test_enqueue_stores_every_field(engine: Engine) -> None:
+    run_at = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    task = enqueue(
+        engine, "billing.tasks:SendInvoice", args={"to": "a@example.com", "n": [1, 2.5, None]},
+        queue="emails", priority=7, run_at=run_at, max_attempts=5, timeout_seconds=60,
+        tenant="acme",
+    )
+    with engine.connect() as conn:
+        stored = queue_core.get(conn, task.id)
+    assert stored == task
+    assert (stored.state, stored.queue, stored.priority, stored.run_at) == (
+        TaskState.QUEUED, "emails", 7, run_at,
+    )
+    assert stored.args == {"to": "a@example.com", "n": [1, 2.5, None]}
+    assert (stored.max_attempts, stored.timeout_seconds, stored.tenant) == (5, 60, "acme")
+    assert stored.attempts == 0 and stored.lease_token is None
+
+
+def test_delay_is_computed_by_the_database_clock(engine: Engine) -> None:
+    task = enqueue(engine, delay=timedelta(minutes=10))
+    with engine.connect() as conn:
+        db_now = conn.execute(sa.text("SELECT now()")).scalar_one()
+    assert timedelta(minutes=9) < task.run_at - db_now <= timedelta(minutes=10)
+
+
+def test_rolled_back_transaction_leaves_no_task(engine: Engine) -> None:
+    with engine.connect() as conn:
+        queue_core.enqueue(conn, "t")
+        conn.rollback()
+    assert count_tasks(engine) == 0
+    with engine.begin() as conn:
+        queue_core.enqueue(conn, "t")
+    assert count_tasks(engine) == 1
+
+
+def test_enqueue_joins_an_orm_session_transaction(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE orders (id serial PRIMARY KEY, item text)"))
+    with Session(engine) as session:
+        session.execute(sa.text("INSERT INTO orders (item) VALUES ('kept')"))
+        queue_core.enqueue(session, "send_receipt", {"item": "kept"})
+        session.commit()
+    with Session(engine) as session:
+        session.execute(sa.text("INSERT INTO orders (item) VALUES ('dropped')"))
+        queue_core.enqueue(session, "send_receipt", {"item": "dropped"})
+        session.rollback()
+    with engine.connect() as conn:
+        items = conn.execute(sa.text("SELECT item FROM orders")).scalars().all()
+        args = [t.args["item"] for t in queue_core.list_tasks(conn)]
+    assert items == ["kept"] and args == ["kept"]
+
+
+def test_enqueue_forces_a_durable_commit(engine: Engine) -> None:
+    with engine.connect() as conn:
+        conn.execute(sa.text("SET synchronous_commit = off"))
+        conn.commit()
+        queue_core.enqueue(conn, "t")
+        setting = conn.execute(sa.text("SHOW synchronous_commit")).scalar_one()
+        conn.commit()
+    assert setting == "on"
+
+
+def test_bulk_enqueue_of_ten_thousand_in_one_statement(engine: Engine) -> None:
+    new = [NewTask("t", {"i": i}, priority=i % 3) for i in range(10_000)]
+    statements: list[str] = []
+    sa.event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    with engine.begin() as conn:
+        tasks = queue_core.enqueue_many(conn, new)
+    assert [t.args["i"] for t in tasks] == list(range(10_000))
+    assert len([s for s in statements if "INSERT" in s]) == 1
+    assert count_tasks(engine) == 10_000
+
+
+def test_bulk_enqueue_is_all_or_nothing(engine: Engine) -> None:
+    with pytest.raises(InvalidTaskError) as info, engine.begin() as conn:
+        queue_core.enqueue_many(conn, [NewTask("ok"), NewTask("bad name!")])
+    assert info.value.field == "tasks[1].task"
+    assert count_tasks(engine) == 0
+    with pytest.raises(InvalidTaskError), engine.begin() as conn:
+        queue_core.enqueue_many(conn, [NewTask("t")] * 10_001)
+
+
+def test_idempotent_replay_returns_the_existing_task(engine: Engine) -> None:
+    first = enqueue(engine, args={"a": 1}, idempotency_key="order-1")
+    again = enqueue(engine, args={"a": 1}, idempotency_key="order-1")
+    assert again.id == first.id and count_tasks(engine) == 1
+    other_tenant = enqueue(engine, args={"a": 1}, idempotency_key="order-1", tenant="other")
+    assert other_tenant.id != first.id
+
+
+def test_idempotency_key_with_different_content_is_refused(engine: Engine) -> None:
+    first = enqueue(engine, args={"a": 1}, idempotency_key="order-1")
+    with pytest.raises(IdempotencyConflict) as info:
+        enqueue(engine, args={"a": 2}, idempotency_key="order-1")
+    assert info.value.task_id == str(first.id)
+    with pytest.raises(IdempotencyConflict):
+        enqueue(engine, args={"a": 1}, idempotency_key="order-1", priority=5)
+    assert count_tasks(engine) == 1
+
+
+def test_bulk_enqueue_with_repeated_and_existing_keys(engine: Engine) -> None:
+    existing = enqueue(engine, args={"n": 0}, idempotency_key="k0")
+    with engine.begin() as conn:
+        tasks = queue_core.enqueue_many(
+            conn,
+            [NewTask("t", {"n": 0}, idempotency_key="k0"), NewTask("t", {"n": 1}, idempotency_key="k1"),
+             NewTask("t", {"n": 1}, idempotency_key="k1"), NewTask("t", {"n": 2})],
+        )
+    assert tasks[0].id == existing.id and tasks[1].id == tasks[2].id
+    assert count_tasks(engine) == 3
+    with pytest.raises(IdempotencyConflict), engine.begin() as conn:
+        queue_core.enqueue_many(
+            conn, [NewTask("t", {"n": 5}, idempotency_key="k5"), NewTask("t", {"n": 6}, idempotency_key="k5")]
+        )
+
+
+def test_twenty_concurrent_enqueues_with_one_key_make_one_task(engine: Engine) -> None:
+    barrier = threading.Barrier(20)
+    ids: list[uuid.UUID] = []
+    errors: list[BaseException] = []
+
+    def enqueue_once() -> None:
+        try:
+            with engine.begin() as conn:
+                barrier.wait(timeout=10)
+                ids.append(queue_core.enqueue(conn, "t", {"x": 1}, idempotency_key="same").id)
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=enqueue_once) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert errors == []
+    assert len(ids) == 20 and len(set(ids)) == 1
+    assert count_tasks(engine) == 1
+
+
+def test_notify_is_sent_at_commit_once_per_queue(engine: Engine, db_url: str) -> None:
+    channel = queue_core.notify_channel("taskrow")
+    with psycopg.connect(db_url, autocommit=True) as listener:
+        listener.execute(f"LISTEN {channel}")
+        with engine.connect() as conn:
+            for _ in range(3):
+                queue_core.enqueue(conn, "t", queue="mail")
+            queue_core.enqueue(conn, "t", queue="sms")
+            assert list(listener.notifies(timeout=0.2)) == []  # nothing before commit
+            conn.commit()
+        got = sorted(n.payload for n in listener.notifies(timeout=1.0, stop_after=2))
+        assert got == ["mail", "sms"]
+        assert list(listener.notifies(timeout=0.2)) == []  # and nothing more
+        with engine.connect() as conn:
+            queue_core.enqueue(conn, "t", queue="mail")
+            conn.rollback()
+        assert list(listener.notifies(timeout=0.3)) == []  # a rolled-back enqueue wakes nobody
+
+
+BAD_INPUT = [
+    ({"task": ""}, "task"),
+    ({"task": "x" * 129}, "task"),
+    ({"task": "drop table; --"}, "task"),
+    ({"queue": "Emails"}, "queue"),
+    ({"queue": "a" * 65}, "queue"),
+    ({"queue": "q'; DROP TABLE taskrow.tasks; --"}, "queue"),
+    ({"queue": "é"}, "queue"),
+    ({"args": ["not", "an", "object"]}, "args"),
+    ({"args": {"when": datetime.now(UTC)}}, "args"),
+    ({"args": {"bad": "nul\x00byte"}}, "args"),
+    ({"args": {"nul\x00key": 1}}, "args"),
+    ({"args": {"bad": "\ud800"}}, "args"),
+    ({"args": {"nan": float("nan")}}, "args"),
+    ({"args": {1: "int key"}}, "args"),
+    ({"run_at": datetime(2030, 1, 1)}, "run_at"),
+    ({"run_at": datetime.now(UTC), "delay": 5}, "run_at"),
+    ({"delay": -1}, "delay"),
+    ({"priority": 40_000}, "priority"),
+    ({"priority": True}, "priority"),
+    ({"max_attempts": 0}, "max_attempts"),
+    ({"timeout_seconds": 0}, "timeout_seconds"),
+    ({"idempotency_key": "k" * 256}, "idempotency_key"),
+    ({"idempotency_key": ""}, "idempotency_key"),
+    ({"idempotency_key": "a\x00b"}, "idempotency_key"),
+    ({"tenant": "Not Valid"}, "tenant"),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "field"), BAD_INPUT)
+def test_bad_input_raises_a_typed_error_and_writes_nothing(
+    engine: Engine, kwargs: dict[str, object], field: str
+) -> None:
+    kwargs = {"task": "ok", **kwargs}
+    with pytest.raises(InvalidTaskError) as info, engine.begin() as conn:
+        queue_core.enqueue(conn, **kwargs)  # type: ignore[arg-type]
+    assert info.value.field == field
+    assert field.split(".")[0] in str(info.value)
+    assert count_tasks(engine) == 0
+
+
+def test_deeply_nested_args_are_refused_without_recursion_error(engine: Engine) -> None:
+    nested: dict[str, object] = {}
+    cursor = nested
+    for _ in range(10_000):
+        cursor["x"] = cursor = {}
+    with pytest.raises(InvalidTaskError, match="nests deeper"), engine.begin() as conn:
+        queue_core.enqueue(conn, "t", nested)
+    assert count_tasks(engine) == 0
