@@ -11,8 +11,8 @@ import logging.config
 import os
 
 import sqlalchemy as sa
-
 from alembic import context
+
 from queue_core.db import engine_url
 from queue_core.schema import DEFAULT_SCHEMA, metadata, schema_name
 

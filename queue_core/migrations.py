@@ -10,12 +10,11 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
-
-from alembic import command
 
 from .db import translate_errors
 from .schema import DEFAULT_SCHEMA, schema_name

@@ -62,14 +62,21 @@ _CLAIM_NEXT_STATE = """CASE
 # Leases up to :n claimable tasks of :queues to :worker_id. Claimable: queued and due, or running
 # with an expired lease. SKIP LOCKED lets concurrent claimers pass each other; attempts are
 # counted here, at claim, so a task that kills its worker still uses them up.
+# Each queue is read by its own ordered scan of the claim index (a LATERAL per queue name), so no
+# claim ever sorts the backlog; rows a multi-queue claim locks but does not take stay locked
+# only until this short transaction commits.
 _CLAIM = """
 WITH picked AS (
-    SELECT id, run_at AS due_at FROM {s}.tasks
-    WHERE queue = ANY(CAST(:queues AS text[]))
-      AND state IN ('queued', 'running') AND run_at <= now()
-    ORDER BY priority DESC, run_at, id
+    SELECT c.id, c.due_at FROM unnest(CAST(:queues AS text[])) AS q(name)
+    CROSS JOIN LATERAL (
+        SELECT id, priority, run_at AS due_at FROM {s}.tasks
+        WHERE queue = q.name AND state IN ('queued', 'running') AND run_at <= now()
+        ORDER BY priority DESC, run_at, id
+        LIMIT :n
+        FOR UPDATE SKIP LOCKED
+    ) AS c
+    ORDER BY c.priority DESC, c.due_at, c.id
     LIMIT :n
-    FOR UPDATE SKIP LOCKED
 ), updated AS (
     UPDATE {s}.tasks AS t SET
         state = {next_state},

@@ -14,7 +14,11 @@ from queue_core import Task
 
 def count_tasks(engine: Engine, where: str = "true", **params: Any) -> int:
     with engine.connect() as conn:
-        return int(conn.execute(sa.text(f"SELECT count(*) FROM taskrow.tasks WHERE {where}"), params).scalar_one())
+        return int(
+            conn.execute(
+                sa.text(f"SELECT count(*) FROM taskrow.tasks WHERE {where}"), params
+            ).scalar_one()
+        )
 
 
 def enqueue(engine: Engine, task: str = "t", **kwargs: Any) -> Task:
@@ -22,7 +26,9 @@ def enqueue(engine: Engine, task: str = "t", **kwargs: Any) -> Task:
         return queue_core.enqueue(conn, task, **kwargs)
 
 
-def claim(engine: Engine, n: int = 1, queues: Sequence[str] = ("default",), **kw: Any) -> list[Task]:
+def claim(
+    engine: Engine, n: int = 1, queues: Sequence[str] = ("default",), **kw: Any
+) -> list[Task]:
     kw.setdefault("worker_id", "test-worker")
     with engine.begin() as conn:
         return queue_core.claim(conn, list(queues), n, **kw)
@@ -37,7 +43,10 @@ def expire_leases(engine: Engine) -> None:
     """Move every running task's lease expiry into the past (as if its worker had stalled)."""
     with engine.begin() as conn:
         conn.execute(
-            sa.text("UPDATE taskrow.tasks SET run_at = now() - interval '1 second' WHERE state = 'running'")
+            sa.text(
+                "UPDATE taskrow.tasks SET run_at = now() - interval '1 second'"
+                " WHERE state = 'running'"
+            )
         )
 
 
@@ -45,5 +54,8 @@ def make_due(engine: Engine) -> None:
     """Bring every queued task's run_at to the past (skip a backoff)."""
     with engine.begin() as conn:
         conn.execute(
-            sa.text("UPDATE taskrow.tasks SET run_at = now() - interval '1 second' WHERE state = 'queued'")
+            sa.text(
+                "UPDATE taskrow.tasks SET run_at = now() - interval '1 second'"
+                " WHERE state = 'queued'"
+            )
         )

@@ -32,7 +32,12 @@ def test_stats_counts_states_and_oldest_due_age(engine: Engine) -> None:
         queue_core.enqueue_many(conn, [NewTask("t", queue="mail") for _ in range(4)])
         queue_core.enqueue(conn, "t", queue="mail", delay=600)
         queue_core.enqueue(conn, "t", queue="sms", max_attempts=1)
-        conn.execute(sa.text("UPDATE taskrow.tasks SET run_at = now() - interval '90 seconds' WHERE queue = 'mail' AND run_at <= now()"))
+        conn.execute(
+            sa.text(
+                "UPDATE taskrow.tasks SET run_at = now() - interval '90 seconds'"
+                " WHERE queue = 'mail' AND run_at <= now()"
+            )
+        )
     [mail] = claim(engine, queues=["mail"])
     with engine.begin() as conn:
         queue_core.complete(conn, mail.lease, None)
@@ -41,7 +46,10 @@ def test_stats_counts_states_and_oldest_due_age(engine: Engine) -> None:
         queue_core.fail(conn, Failure(sms.lease, "E", "x"))
     with engine.connect() as conn:
         stats = {s.queue: s for s in queue_core.stats(conn)}
-    assert stats["mail"].counts[TaskState.QUEUED] == 4 and stats["mail"].counts[TaskState.SUCCEEDED] == 1
+    assert (
+        stats["mail"].counts[TaskState.QUEUED] == 4
+        and stats["mail"].counts[TaskState.SUCCEEDED] == 1
+    )
     assert stats["sms"].counts[TaskState.DEAD] == 1 and stats["sms"].oldest_due_age is None
     age = stats["mail"].oldest_due_age
     assert age is not None and 89 <= age < 150
@@ -53,7 +61,12 @@ def test_prune_deletes_old_finished_tasks_in_bounded_batches(engine: Engine) -> 
     done = claim(engine, n=20)
     with engine.begin() as conn:
         queue_core.complete_many(conn, [(t.lease, None) for t in done])
-        conn.execute(sa.text("UPDATE taskrow.tasks SET finished_at = now() - interval '2 days' WHERE state = 'succeeded'"))
+        conn.execute(
+            sa.text(
+                "UPDATE taskrow.tasks SET finished_at = now() - interval '2 days'"
+                " WHERE state = 'succeeded'"
+            )
+        )
     with engine.begin() as conn:
         assert queue_core.prune(conn, older_than=86400, batch_size=8) == 8
     assert queue_core.prune_all(engine, older_than=86400, batch_size=5) == 12
@@ -75,10 +88,13 @@ def _claim_plan(engine: Engine) -> str:
 
 def test_claim_uses_its_partial_index_with_100k_finished_tasks(engine: Engine) -> None:
     with engine.begin() as conn:
-        conn.execute(sa.text("""
+        conn.execute(
+            sa.text("""
             INSERT INTO taskrow.tasks (id, queue, task, state, finished_at)
-            SELECT gen_random_uuid(), 'default', 't', 'succeeded', now() FROM generate_series(1, 100000)
-        """))
+            SELECT gen_random_uuid(), 'default', 't', 'succeeded', now()
+            FROM generate_series(1, 100000)
+        """)
+        )
         queue_core.enqueue_many(conn, [NewTask("t") for _ in range(50)])
     plan = _claim_plan(engine)
     assert "tasks_claim_idx" in plan

@@ -21,15 +21,24 @@ from .helpers import count_tasks, enqueue
 def test_enqueue_stores_every_field(engine: Engine) -> None:
     run_at = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
     task = enqueue(
-        engine, "billing.tasks:SendInvoice", args={"to": "a@example.com", "n": [1, 2.5, None]},
-        queue="emails", priority=7, run_at=run_at, max_attempts=5, timeout_seconds=60,
+        engine,
+        "billing.tasks:SendInvoice",
+        args={"to": "a@example.com", "n": [1, 2.5, None]},
+        queue="emails",
+        priority=7,
+        run_at=run_at,
+        max_attempts=5,
+        timeout_seconds=60,
         tenant="acme",
     )
     with engine.connect() as conn:
         stored = queue_core.get(conn, task.id)
     assert stored == task
     assert (stored.state, stored.queue, stored.priority, stored.run_at) == (
-        TaskState.QUEUED, "emails", 7, run_at,
+        TaskState.QUEUED,
+        "emails",
+        7,
+        run_at,
     )
     assert stored.args == {"to": "a@example.com", "n": [1, 2.5, None]}
     assert (stored.max_attempts, stored.timeout_seconds, stored.tenant) == (5, 60, "acme")
@@ -123,14 +132,22 @@ def test_bulk_enqueue_with_repeated_and_existing_keys(engine: Engine) -> None:
     with engine.begin() as conn:
         tasks = queue_core.enqueue_many(
             conn,
-            [NewTask("t", {"n": 0}, idempotency_key="k0"), NewTask("t", {"n": 1}, idempotency_key="k1"),
-             NewTask("t", {"n": 1}, idempotency_key="k1"), NewTask("t", {"n": 2})],
+            [
+                NewTask("t", {"n": 0}, idempotency_key="k0"),
+                NewTask("t", {"n": 1}, idempotency_key="k1"),
+                NewTask("t", {"n": 1}, idempotency_key="k1"),
+                NewTask("t", {"n": 2}),
+            ],
         )
     assert tasks[0].id == existing.id and tasks[1].id == tasks[2].id
     assert count_tasks(engine) == 3
     with pytest.raises(IdempotencyConflict), engine.begin() as conn:
         queue_core.enqueue_many(
-            conn, [NewTask("t", {"n": 5}, idempotency_key="k5"), NewTask("t", {"n": 6}, idempotency_key="k5")]
+            conn,
+            [
+                NewTask("t", {"n": 5}, idempotency_key="k5"),
+                NewTask("t", {"n": 6}, idempotency_key="k5"),
+            ],
         )
 
 

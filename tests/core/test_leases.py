@@ -97,10 +97,16 @@ def test_always_failing_task_ends_dead_after_max_attempts(engine: Engine) -> Non
     for _ in range(2):
         [claimed] = claim(engine)
         with engine.begin() as conn:
-            states.append(queue_core.fail(conn, Failure(claimed.lease, "ValueError", "boom", retry_in=0)))
+            states.append(
+                queue_core.fail(conn, Failure(claimed.lease, "ValueError", "boom", retry_in=0))
+            )
     assert states == [TaskState.QUEUED, TaskState.DEAD]
     dead = get(engine, task.id)
-    assert (dead.state, dead.error_type, dead.error_message) == (TaskState.DEAD, "ValueError", "boom")
+    assert (dead.state, dead.error_type, dead.error_message) == (
+        TaskState.DEAD,
+        "ValueError",
+        "boom",
+    )
 
 
 def test_stale_token_cannot_complete_fail_progress_or_release(engine: Engine) -> None:
@@ -119,9 +125,9 @@ def test_stale_token_cannot_complete_fail_progress_or_release(engine: Engine) ->
         assert queue_core.heartbeat(conn, [zombie.lease]).lost == {task.id}
     with engine.begin() as conn:
         queue_core.complete(conn, rescuer.lease, {"by": "rescuer"})
-    with engine.begin() as conn:  # and once finished, even the rightful token is spent
-        with pytest.raises(LeaseLost):
-            queue_core.complete(conn, rescuer.lease, {"by": "twice"})
+    # and once finished, even the rightful token is spent
+    with pytest.raises(LeaseLost), engine.begin() as conn:
+        queue_core.complete(conn, rescuer.lease, {"by": "twice"})
     done = get(engine, task.id)
     assert done.state is TaskState.SUCCEEDED and done.result == {"by": "rescuer"}
     assert done.progress_message is None and done.error_type is None
@@ -166,7 +172,11 @@ def test_progress_is_visible_from_another_connection(engine: Engine) -> None:
     with engine.begin() as conn:
         assert queue_core.progress(conn, task.lease, 3, 10, "resizing") is False
     seen = get(engine, task.id)
-    assert (seen.progress_current, seen.progress_total, seen.progress_message) == (3, 10, "resizing")
+    assert (seen.progress_current, seen.progress_total, seen.progress_message) == (
+        3,
+        10,
+        "resizing",
+    )
 
 
 def test_failure_backoff_uses_full_jitter_below_the_cap(engine: Engine) -> None:
@@ -175,11 +185,17 @@ def test_failure_backoff_uses_full_jitter_below_the_cap(engine: Engine) -> None:
         make_due(engine)
         [task] = claim(engine)
         with engine.begin() as conn:
-            queue_core.fail_many(conn, [Failure(task.lease, "E", "again")], backoff_base=10, backoff_cap=25)
+            queue_core.fail_many(
+                conn, [Failure(task.lease, "E", "again")], backoff_base=10, backoff_cap=25
+            )
             now = conn.execute(sa.text("SELECT now()")).scalar_one()
         retried = get(engine, task.id)
         assert retried.state is TaskState.QUEUED and retried.attempts == attempt
-        assert timedelta(0) <= retried.run_at - now <= timedelta(seconds=min(25, 10 * 2 ** (attempt - 1)))
+        assert (
+            timedelta(0)
+            <= retried.run_at - now
+            <= timedelta(seconds=min(25, 10 * 2 ** (attempt - 1)))
+        )
 
 
 def test_explicit_retry_delay_and_non_retryable_failure(engine: Engine) -> None:
@@ -208,7 +224,11 @@ def test_release_returns_the_task_without_charging_the_attempt(engine: Engine) -
 
 
 def test_cancel_queued_running_and_finished(engine: Engine) -> None:
-    queued, running, finished = enqueue(engine, priority=1), enqueue(engine, priority=2), enqueue(engine, priority=3)
+    queued, running, finished = (
+        enqueue(engine, priority=1),
+        enqueue(engine, priority=2),
+        enqueue(engine, priority=3),
+    )
     [fin, run] = claim(engine, n=2)
     with engine.begin() as conn:
         queue_core.complete(conn, fin.lease, None)
@@ -221,7 +241,9 @@ def test_cancel_queued_running_and_finished(engine: Engine) -> None:
         with pytest.raises(queue_core.TaskNotFound):
             queue_core.cancel(conn, uuid.uuid4())
     with engine.begin() as conn:  # the handler stops and reports: the task ends cancelled
-        assert queue_core.fail(conn, Failure(run.lease, "Cancelled", "stopped")) is TaskState.CANCELLED
+        assert (
+            queue_core.fail(conn, Failure(run.lease, "Cancelled", "stopped")) is TaskState.CANCELLED
+        )
     assert claim(engine) == []
 
 

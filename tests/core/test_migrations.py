@@ -74,11 +74,22 @@ def test_dry_run_prints_the_sql_without_touching_anything() -> None:
 
 
 def test_installed_wheel_ships_the_migrations(tmp_path: Path, empty_db_url: str) -> None:
-    """pip install of the built wheel (not editable), then `taskrow migrate` on an empty database."""
+    """pip install of the built wheel (not editable), then `taskrow migrate` on an empty db."""
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
-         str(tmp_path / "dist"), str(ROOT)],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path / "dist"),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
     )
     [wheel] = (tmp_path / "dist").glob("taskrow-*.whl")
     venv = tmp_path / "venv"
@@ -90,16 +101,25 @@ def test_installed_wheel_ships_the_migrations(tmp_path: Path, empty_db_url: str)
     (venv_site / "deps.pth").write_text(f"{site}\n")
     subprocess.run(
         [str(venv / "bin/python"), "-m", "pip", "install", "--no-deps", "-q", str(wheel)],
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     )
     env = {**os.environ, "TASKROW_DATABASE_URL": empty_db_url}
     where = subprocess.run(
         [str(venv / "bin/python"), "-c", "import queue_core; print(queue_core.__file__)"],
-        check=True, capture_output=True, text=True, cwd=tmp_path, env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
     )
     assert where.stdout.startswith(str(venv))
     result = subprocess.run(
-        [str(venv / "bin/taskrow"), "migrate"], capture_output=True, text=True, cwd=tmp_path, env=env
+        [str(venv / "bin/taskrow"), "migrate"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
     )
     assert result.returncode == 0, result.stderr
     assert "revision 0" in result.stdout
