@@ -1,0 +1,240 @@
+"""Model-based test: random sequences of operations against a plain-Python model of DESIGN §3.
+
+After every step the database must agree with the model, and the invariants of DESIGN §1 hold:
+a running task holds exactly one lease token, attempts never exceed max_attempts, a stale token
+changes nothing, and no task is lost (every enqueued task is in the table until pruned).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, multiple, rule
+from sqlalchemy.engine import Engine
+
+import queue_core
+from queue_core import Failure, Lease, LeaseLost, TaskState
+
+
+@dataclasses.dataclass
+class Model:
+    state: TaskState
+    attempts: int
+    max_attempts: int
+    token: uuid.UUID | None = None
+    expired: bool = False
+    cancel_requested: bool = False
+
+
+class QueueMachine(RuleBasedStateMachine):
+    engine: Engine
+    leases = Bundle("leases")
+    ids = Bundle("ids")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.model: dict[uuid.UUID, Model] = {}
+        with self.engine.begin() as conn:
+            conn.execute(sa.text("TRUNCATE taskrow.tasks"))
+
+    @rule(target=ids, max_attempts=st.integers(1, 3))
+    def enqueue(self, max_attempts: int) -> uuid.UUID:
+        with self.engine.begin() as conn:
+            task = queue_core.enqueue(conn, "t", max_attempts=max_attempts)
+        self.model[task.id] = Model(TaskState.QUEUED, 0, max_attempts)
+        return task.id
+
+    @rule(target=leases)
+    def claim(self) -> object:
+        with self.engine.begin() as conn:
+            got = queue_core.claim(conn, ["default"], 1000, worker_id="w")
+        expected = set()
+        for task_id, m in self.model.items():
+            if m.state is TaskState.QUEUED:
+                expected.add(task_id)
+            elif m.state is TaskState.RUNNING and m.expired:
+                if m.cancel_requested:
+                    m.state, m.token = TaskState.CANCELLED, None
+                elif m.attempts >= m.max_attempts:
+                    m.state, m.token = TaskState.DEAD, None
+                else:
+                    expected.add(task_id)
+        assert {t.id for t in got} == expected
+        for task in got:
+            m = self.model[task.id]
+            assert task.lease_token is not None and task.lease_token != m.token
+            m.state, m.attempts, m.token, m.expired = (
+                TaskState.RUNNING,
+                m.attempts + 1,
+                task.lease_token,
+                False,
+            )
+            m.cancel_requested = False
+        return multiple(*(t.lease for t in got))
+
+    def _holds(self, lease: Lease) -> bool:
+        m = self.model.get(lease.task_id)
+        return m is not None and m.state is TaskState.RUNNING and m.token == lease.token
+
+    @rule(lease=leases)
+    def complete(self, lease: object) -> None:
+        if not isinstance(lease, Lease):
+            return
+        ok = self._holds(lease)
+        try:
+            with self.engine.begin() as conn:
+                queue_core.complete(conn, lease, {"done": True})
+        except LeaseLost:
+            assert not ok
+            return
+        assert ok
+        self.model[lease.task_id].state = TaskState.SUCCEEDED
+        self.model[lease.task_id].token = None
+
+    @rule(lease=leases, retryable=st.booleans())
+    def fail(self, lease: object, retryable: bool) -> None:
+        if not isinstance(lease, Lease):
+            return
+        ok = self._holds(lease)
+        try:
+            with self.engine.begin() as conn:
+                state = queue_core.fail(
+                    conn, Failure(lease, "E", "x", retryable=retryable, retry_in=0)
+                )
+        except LeaseLost:
+            assert not ok
+            return
+        assert ok
+        m = self.model[lease.task_id]
+        if m.cancel_requested:
+            expected = TaskState.CANCELLED
+        elif retryable and m.attempts < m.max_attempts:
+            expected = TaskState.QUEUED
+        else:
+            expected = TaskState.DEAD
+        assert state is expected
+        m.state, m.token, m.cancel_requested = expected, None, False
+
+    @rule(lease=leases)
+    def release(self, lease: object) -> None:
+        if not isinstance(lease, Lease):
+            return
+        ok = self._holds(lease)
+        with self.engine.begin() as conn:
+            released = queue_core.release(conn, [lease])
+        assert (released == {lease.task_id}) == ok
+        if ok:
+            m = self.model[lease.task_id]
+            if m.cancel_requested:
+                m.state = TaskState.CANCELLED
+            else:
+                m.state, m.attempts = TaskState.QUEUED, m.attempts - 1
+            m.token, m.cancel_requested = None, False
+
+    @rule()
+    def heartbeat_everything(self) -> None:
+        held = [Lease(i, m.token) for i, m in self.model.items() if m.token]  # type: ignore[arg-type]
+        with self.engine.begin() as conn:
+            beat = queue_core.heartbeat(conn, held)
+        assert set(beat.held) == {lease.task_id for lease in held} and not beat.lost
+        for task_id, cancel in beat.held.items():
+            assert cancel == self.model[task_id].cancel_requested
+            self.model[task_id].expired = False
+
+    @rule()
+    def expire_leases(self) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "UPDATE taskrow.tasks SET run_at = now() - interval '1 s'"
+                    " WHERE state = 'running'"
+                )
+            )
+        for m in self.model.values():
+            if m.state is TaskState.RUNNING:
+                m.expired = True
+
+    @rule(task_id=ids)
+    def cancel(self, task_id: uuid.UUID) -> None:
+        m = self.model.get(task_id)
+        try:
+            with self.engine.begin() as conn:
+                task = queue_core.cancel(conn, task_id)
+        except queue_core.InvalidTransition:
+            assert m is not None and m.state.finished
+            return
+        except queue_core.TaskNotFound:
+            assert m is None
+            return
+        assert m is not None
+        if m.state is TaskState.QUEUED:
+            m.state = TaskState.CANCELLED
+        else:
+            m.cancel_requested = True
+        assert task.state is m.state
+
+    @rule(task_id=ids)
+    def retry(self, task_id: uuid.UUID) -> None:
+        m = self.model.get(task_id)
+        try:
+            with self.engine.begin() as conn:
+                queue_core.retry(conn, task_id)
+        except queue_core.InvalidTransition:
+            assert m is not None and m.state is not TaskState.DEAD
+            return
+        except queue_core.TaskNotFound:
+            assert m is None
+            return
+        assert m is not None and m.state is TaskState.DEAD
+        m.state, m.attempts = TaskState.QUEUED, 0
+
+    @rule()
+    def prune_finished(self) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "UPDATE taskrow.tasks SET finished_at = now() - interval '1 day'"
+                    " WHERE finished_at IS NOT NULL"
+                )
+            )
+        pruned = queue_core.prune_all(self.engine, older_than=3600, batch_size=3)
+        finished = [i for i, m in self.model.items() if m.state.finished]
+        assert pruned == len(finished)
+        for task_id in finished:
+            del self.model[task_id]
+
+    @invariant()
+    def database_agrees_with_the_model(self) -> None:
+        with self.engine.connect() as conn:
+            rows = {t.id: t for t in queue_core.list_tasks(conn, limit=1000)}
+        assert set(rows) == set(self.model)  # nothing lost, nothing invented
+        for task_id, m in self.model.items():
+            row = rows[task_id]
+            assert (row.state, row.attempts, row.lease_token) == (m.state, m.attempts, m.token)
+            assert row.cancel_requested == m.cancel_requested
+            assert row.attempts <= row.max_attempts
+            assert (row.state is TaskState.RUNNING) == (row.lease_token is not None)
+            assert (row.finished_at is not None) == row.state.finished
+
+
+@pytest.fixture
+def machine(engine: Engine) -> Iterator[type[QueueMachine]]:
+    QueueMachine.engine = engine
+    yield QueueMachine
+
+
+def test_random_operation_sequences_match_the_model(machine: type[QueueMachine]) -> None:
+    config = settings(
+        max_examples=40,
+        stateful_step_count=30,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
+    machine.TestCase.settings = config
+    machine.TestCase().runTest()
