@@ -58,9 +58,15 @@ class EmbeddedPostgres:
         return self.data_dir / "server.log"
 
     def start(self, *, timeout: int = 60) -> str:
-        """Start the server (initdb first if needed); returns its URL."""
+        """Start the server (initdb first if needed); returns its URL.
+
+        A server already running on this folder (left by a process that was killed) is reused.
+        """
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb()
+        elif self.running():
+            self.port = self._running_port()
+            return self.url
         options = (
             f"-h 127.0.0.1 -p {self.port} -c unix_socket_directories='' -c max_connections=200"
             " -c listen_addresses=127.0.0.1"
@@ -84,6 +90,11 @@ class EmbeddedPostgres:
         """Stop the server; ``mode='immediate'`` is a crash (recovery runs at the next start)."""
         if self.running():
             self._run("pg_ctl", "-D", str(self.data_dir), "-m", mode, "-w", "stop")
+
+    def _running_port(self) -> int:
+        """The port in postmaster.pid (its fourth line) of the server running on this folder."""
+        lines = (self.data_dir / "postmaster.pid").read_text().splitlines()
+        return int(lines[3])
 
     def running(self) -> bool:
         return self._command("pg_ctl", "-D", str(self.data_dir), "status").returncode == 0
