@@ -9,13 +9,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, CursorResult, Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from .errors import DatabaseError, DatabaseUnavailable
 
 #: What the state-machine functions accept: a Core connection, or an ORM session (its current
-#: transaction is used). The caller owns the transaction: nothing here commits.
-Executor = Connection | Session
+#: transaction is used), scoped ones included (Flask-SQLAlchemy's ``db.session``). The caller
+#: owns the transaction: nothing here commits.
+Executor = Connection | Session | scoped_session[Session]
 
 
 def engine_url(url: str) -> sa.URL:
@@ -52,6 +53,8 @@ def create_engine(
 
 
 def connection_of(executor: Executor) -> Connection:
+    if isinstance(executor, scoped_session):
+        return executor().connection()
     if isinstance(executor, Session):
         return executor.connection()
     return executor

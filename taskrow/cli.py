@@ -18,7 +18,10 @@ class Context:
     """What every subcommand gets: settings read once from the environment."""
 
     def __init__(self) -> None:
-        self.settings = Settings.from_env()
+        try:
+            self.settings = Settings.from_env()
+        except queue_core.InvalidTaskError as exc:
+            raise click.UsageError(f"TASKROW_{exc.field.upper()}: {exc.reason}") from exc
 
     def database_url(self) -> str:
         if self.settings.database_url is None:
