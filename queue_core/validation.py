@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .errors import InvalidTaskError
@@ -54,11 +54,15 @@ def optional_timeout(value: object, field: str = "timeout_seconds") -> int | Non
 
 
 def aware_datetime(value: object, field: str) -> datetime:
+    """A timezone-aware datetime, normalised to UTC (Postgres refuses offsets past ±15:59)."""
     if not isinstance(value, datetime):
         raise InvalidTaskError(field, "must be a datetime")
     if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidTaskError(field, "must be timezone-aware (naive datetimes are ambiguous)")
-    return value
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise InvalidTaskError(field, "is out of the representable range") from exc
 
 
 def seconds(value: object, field: str, *, maximum: float = 10 * 365 * 86400) -> float:

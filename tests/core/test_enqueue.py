@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import psycopg
 import pytest
@@ -43,6 +43,14 @@ def test_enqueue_stores_every_field(engine: Engine) -> None:
     assert stored.args == {"to": "a@example.com", "n": [1, 2.5, None]}
     assert (stored.max_attempts, stored.timeout_seconds, stored.tenant) == (5, 60, "acme")
     assert stored.attempts == 0 and stored.lease_token is None
+
+
+def test_run_at_with_any_utc_offset_is_stored_as_the_same_instant(engine: Engine) -> None:
+    far_east = timezone(timedelta(hours=17, minutes=35))  # Postgres itself refuses such offsets
+    run_at = datetime(2030, 1, 1, 12, 0, tzinfo=far_east)
+    assert enqueue(engine, run_at=run_at).run_at == run_at
+    with pytest.raises(InvalidTaskError, match="run_at"), engine.begin() as conn:
+        queue_core.enqueue(conn, "t", run_at=datetime.min.replace(tzinfo=far_east))
 
 
 def test_delay_is_computed_by_the_database_clock(engine: Engine) -> None:
