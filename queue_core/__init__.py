@@ -18,6 +18,7 @@ from .errors import (
     TaskNotFound,
     TaskrowError,
 )
+from .keys import ApiKey, CreatedKey, authenticate, create_key, list_keys, revoke_key
 from .leases import (
     DEFAULT_LEASE_SECONDS,
     claim,
@@ -29,6 +30,7 @@ from .leases import (
     progress,
     release,
 )
+from .limits import queue_depth
 from .models import (
     FINISHED_STATES,
     Failure,
@@ -40,6 +42,7 @@ from .models import (
     TaskId,
     TaskState,
 )
+from .notify import Listener
 from .schema import DEFAULT_SCHEMA, metadata, notify_channel, schema_name
 
 __all__ = [
@@ -48,6 +51,8 @@ __all__ = [
     "DEFAULT_SCHEMA",
     "DEFAULT_TENANT",
     "FINISHED_STATES",
+    "ApiKey",
+    "CreatedKey",
     "DatabaseError",
     "DatabaseUnavailable",
     "Executor",
@@ -59,6 +64,7 @@ __all__ = [
     "Lease",
     "LeaseLost",
     "LeaseToken",
+    "Listener",
     "NewTask",
     "QueueStats",
     "Task",
@@ -66,11 +72,13 @@ __all__ = [
     "TaskNotFound",
     "TaskState",
     "TaskrowError",
+    "authenticate",
     "cancel",
     "claim",
     "complete",
     "complete_many",
     "create_engine",
+    "create_key",
     "engine_url",
     "enqueue",
     "enqueue_many",
@@ -78,15 +86,18 @@ __all__ = [
     "fail_many",
     "get",
     "heartbeat",
+    "list_keys",
     "list_tasks",
     "metadata",
     "notify_channel",
     "progress",
     "prune",
     "prune_all",
+    "queue_depth",
     "release",
     "retry",
     "retry_queue",
+    "revoke_key",
     "schema_name",
     "stats",
     "translate_errors",

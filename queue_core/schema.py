@@ -24,7 +24,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, TIMESTAMP
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TIMESTAMP
 
 from .errors import InvalidTaskError
 
@@ -115,3 +115,21 @@ def schema_name(value: str) -> str:
 def notify_channel(schema: str) -> str:
     """The LISTEN/NOTIFY channel on which enqueues announce their queue."""
     return f"{schema_name(schema)}_enqueued"
+
+
+# API keys of the HTTP API: only a hash of each secret is stored (see queue_core.keys).
+api_keys = Table(
+    "api_keys",
+    metadata,
+    # The public part of the key (shown by `taskrow keys list`, used to revoke it).
+    Column("id", Text, primary_key=True),
+    Column("tenant", Text, nullable=False),
+    Column("name", Text),
+    Column("secret_hash", Text, nullable=False),
+    Column("scopes", ARRAY(Text), nullable=False),
+    # NULL: every queue of the tenant.
+    Column("queues", ARRAY(Text)),
+    Column("created_at", TIMESTAMP(timezone=True), nullable=False, server_default=func.now()),
+    Column("revoked_at", TIMESTAMP(timezone=True)),
+    CheckConstraint("scopes <@ ARRAY['enqueue', 'read', 'manage']::text[]", name="scopes"),
+)

@@ -2,6 +2,158 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import os
+from collections.abc import Iterator
+from typing import Any
+
 import click
+from gunicorn.app.base import BaseApplication
+from sqlalchemy.engine import Connection
+
+import api
+import queue_core
+
+from .config import Settings
 
 commands: list[click.Command] = []
+
+ALL_SCOPES = ("enqueue", "read", "manage")
+
+
+class _Server(BaseApplication):  # type: ignore[misc]
+    """gunicorn serving ``api.create_app``, built in each worker after the fork (own pool)."""
+
+    def __init__(self, options: dict[str, Any], settings: api.ApiSettings) -> None:
+        self._options = options
+        self._settings = settings
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        return api.create_app(self._settings)
+
+
+@click.command("api")
+@click.option("--bind", default="127.0.0.1:8000", show_default=True, help="HOST:PORT to serve.")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--threads",
+    default=16,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="Threads per worker (long polls hold a thread, never a database connection).",
+)
+def serve(bind: str, workers: int, threads: int) -> None:
+    """Serve the HTTP API with gunicorn (gthread workers)."""
+    try:
+        settings = api.ApiSettings.from_mapping(os.environ)
+    except (api.SettingsError, queue_core.InvalidTaskError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    if settings.database_url is None:
+        raise click.UsageError("no database: set TASKROW_DATABASE_URL (or DATABASE_URL)")
+    # Long polls may hold at most half the threads, so enqueues always find one free.
+    waiting = min(settings.max_waiting_requests, threads // 2)
+    settings = dataclasses.replace(settings, max_waiting_requests=waiting)
+    options = {
+        "bind": bind,
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread",
+        "timeout": 60,  # above the longest long poll (30 s)
+        "graceful_timeout": 10,
+        "accesslog": "-",
+        "control_socket_disable": True,  # one shared path per user: several servers would clash
+    }
+    _Server(options, settings).run()
+
+
+@click.group("keys")
+def keys() -> None:
+    """Create, list and revoke API keys (only a hash of each key is stored)."""
+
+
+@keys.command("create")
+@click.option("--tenant", default=queue_core.DEFAULT_TENANT, show_default=True)
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    type=click.Choice(ALL_SCOPES),
+    help="Repeat for several; default: all three.",
+)
+@click.option("--queue", "queues", multiple=True, help="Allowed queue; repeat; default: all.")
+@click.option("--name", default=None, help="A label to recognise the key by.")
+def create(tenant: str, scopes: tuple[str, ...], queues: tuple[str, ...], name: str | None) -> None:
+    """Create a key and print it once: it cannot be shown again."""
+    with _connection() as conn:
+        created = queue_core.create_key(
+            conn,
+            tenant=tenant,
+            scopes=scopes or ALL_SCOPES,
+            queues=queues or None,
+            name=name,
+            schema=_settings().schema,
+        )
+    click.echo(created.token)
+    click.echo(
+        f"key {created.key.id} tenant={created.key.tenant} scopes={','.join(created.key.scopes)}",
+        err=True,
+    )
+
+
+@keys.command("list")
+@click.option("--tenant", default=None, help="Only this tenant's keys.")
+@click.option("--all", "include_revoked", is_flag=True, help="Include revoked keys.")
+def list_(tenant: str | None, include_revoked: bool) -> None:
+    """List keys (ids, tenants, scopes, queues; never the secrets)."""
+    with _connection() as conn:
+        found = queue_core.list_keys(
+            conn, tenant=tenant, include_revoked=include_revoked, schema=_settings().schema
+        )
+    for key in found:
+        queues = ",".join(key.queues) if key.queues is not None else "*"
+        revoked = f" revoked={key.revoked_at.isoformat()}" if key.revoked_at else ""
+        click.echo(
+            f"{key.id}  tenant={key.tenant}  scopes={','.join(key.scopes)}  queues={queues}"
+            f"  name={key.name or '-'}  created={key.created_at.isoformat()}{revoked}"
+        )
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+def revoke(key_id: str) -> None:
+    """Revoke a key by its id (the part after ``trk_``); it stops working at once."""
+    with _connection() as conn:
+        key = queue_core.revoke_key(conn, key_id, schema=_settings().schema)
+    click.echo(f"revoked {key.id}")
+
+
+@contextlib.contextmanager
+def _connection() -> Iterator[Connection]:
+    """A committed transaction on the configured database; errors become one-line messages."""
+    url = _settings().database_url
+    if url is None:
+        raise click.UsageError("no database: set TASKROW_DATABASE_URL (or DATABASE_URL)")
+    engine = queue_core.create_engine(url, pool_size=1)
+    try:
+        with queue_core.translate_errors(), engine.connect() as conn:
+            yield conn
+            conn.commit()
+    except queue_core.TaskrowError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        engine.dispose()
+
+
+def _settings() -> Settings:
+    obj = click.get_current_context().find_object(object)
+    settings = getattr(obj, "settings", None)
+    return settings if isinstance(settings, Settings) else Settings.from_env()
+
+
+commands += [serve, keys]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -77,6 +78,22 @@ def _dev_key(engine: Engine, settings: Settings) -> str:
     return created.token
 
 
+def dashboard_env(settings: Settings) -> dict[str, str]:
+    """The dashboard over plain http on this machine: a secret key made once and kept in the
+    data folder (logins survive restarts), and a session cookie that is not Secure (the
+    explicit development-only setting). Values set in the environment win."""
+    secret = os.environ.get("TASKROW_SECRET_KEY")
+    if not secret:
+        path = settings.data_dir / "dev-secret-key"
+        if not path.exists():
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_urlsafe(32) + "\n")
+        secret = path.read_text().strip()
+    secure = os.environ.get("TASKROW_DASHBOARD_SECURE_COOKIE") or "off"
+    return {"TASKROW_SECRET_KEY": secret, "TASKROW_DASHBOARD_SECURE_COOKIE": secure}
+
+
 def _die_with_parent() -> None:
     """In the child, before exec: receive SIGTERM when the parent dies (Linux)."""
     with contextlib.suppress(OSError, AttributeError):
@@ -84,8 +101,10 @@ def _die_with_parent() -> None:
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def _spawn(args: list[str], url: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "TASKROW_DATABASE_URL": url}
+def _spawn(
+    args: list[str], url: str, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "TASKROW_DATABASE_URL": url, **(extra_env or {})}
     # A process group of its own: the terminal's Ctrl-C reaches only us; we stop the children.
     return subprocess.Popen(
         [sys.executable, "-m", "taskrow.cli", *args],
@@ -133,6 +152,7 @@ def _banner(base: str, token: str, url: str) -> str:
             "",
             "taskrow is running:",
             f"  API        {base}/v1/tasks   (OpenAPI: {base}/openapi.json)",
+            f"  dashboard  {base}/dashboard/   (log in with the API key below)",
             f"  database   {url}",
             f"  API key    {token}   (manage scope; kept in the data folder)",
             "",
@@ -163,7 +183,11 @@ def dev(host: str, port: int, concurrency: int) -> None:
         token = prepare(url, settings)
         base = f"http://{host}:{port}"
         children = [
-            _spawn(["api", "--bind", f"{host}:{port}", "--workers", "1"], url),
+            _spawn(
+                ["api", "--bind", f"{host}:{port}", "--workers", "1"],
+                url,
+                dashboard_env(settings),
+            ),
             _spawn(["worker", "--app", EXAMPLES_APP, "--concurrency", str(concurrency)], url),
         ]
         try:

@@ -1,0 +1,74 @@
+"""Who is calling: ``Authorization: Bearer <key>`` checked against queue_core's API keys.
+
+Each view declares the scope it needs with :func:`require`; the result is a :class:`Principal`
+(tenant, scopes, allowed queues). A missing or unknown key is 401, a missing scope 403. Keys
+are looked up on every request, so a revoked key stops working at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from flask import g, request
+
+import queue_core
+
+from .problems import Problem
+from .state import state, transaction
+
+logger = logging.getLogger(__name__)
+
+ALL_SCOPES = frozenset({"enqueue", "read", "manage"})
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="taskrow"'}
+
+
+@dataclasses.dataclass(frozen=True)
+class Principal:
+    """The caller. ``queues`` None means every queue of the tenant."""
+
+    tenant: str
+    scopes: frozenset[str]
+    queues: frozenset[str] | None
+    key_id: str | None
+
+    def may_use(self, queue: str) -> bool:
+        return self.queues is None or queue in self.queues
+
+
+def require(scope: str) -> Principal:
+    """The authenticated caller, who must hold ``scope`` (else 401 or 403)."""
+    principal = _authenticate()
+    if scope not in principal.scopes:
+        raise Problem(403, f"this API key lacks the {scope!r} scope")
+    g.taskrow_principal = principal
+    return principal
+
+
+def require_queue(principal: Principal, queue: object) -> None:
+    """403 unless the key may use ``queue``; a value that is no queue name at all is left to
+    queue_core's validation (422)."""
+    if isinstance(queue, str) and not principal.may_use(queue):
+        raise Problem(403, f"this API key may not use queue {queue!r}")
+
+
+def _authenticate() -> Principal:
+    settings = state().settings
+    if not settings.auth_enabled:
+        return Principal(settings.default_tenant, ALL_SCOPES, None, None)
+    token = _bearer_token()
+    with transaction() as conn:
+        key = queue_core.authenticate(conn, token, schema=settings.schema)
+    if key is None:
+        logger.info("api.auth_rejected path=%s", request.path)
+        raise Problem(401, "the API key is unknown or revoked", headers=_CHALLENGE)
+    queues = None if key.queues is None else frozenset(key.queues)
+    return Principal(key.tenant, frozenset(key.scopes), queues, key.id)
+
+
+def _bearer_token() -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Problem(401, "send an API key as 'Authorization: Bearer <key>'", headers=_CHALLENGE)
+    return token.strip()

@@ -1,0 +1,44 @@
+"""What one mounted API holds, kept in ``app.extensions["taskrow"]``."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import threading
+from collections.abc import Iterator
+
+from flask import current_app
+from sqlalchemy.engine import Connection, Engine
+
+import queue_core
+
+from .settings import ApiSettings
+
+EXTENSION_KEY = "taskrow"
+
+
+@dataclasses.dataclass(frozen=True)
+class ApiState:
+    """Settings, the engine, and the semaphore bounding concurrent long polls."""
+
+    settings: ApiSettings
+    engine: Engine
+    waiting_slots: threading.BoundedSemaphore
+
+
+def state() -> ApiState:
+    found: ApiState = current_app.extensions[EXTENSION_KEY]
+    return found
+
+
+@contextlib.contextmanager
+def transaction() -> Iterator[Connection]:
+    """A pooled connection in a transaction, committed at the end of the block.
+
+    Connecting, every statement and the commit are translated by queue_core, so a dead
+    database or a commit whose outcome is unknown surfaces as ``DatabaseUnavailable`` (503),
+    within the pool and connect timeouts.
+    """
+    with queue_core.translate_errors(), state().engine.connect() as conn:
+        yield conn
+        conn.commit()

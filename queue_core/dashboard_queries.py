@@ -1,0 +1,87 @@
+"""Reads the web dashboard needs beyond the public door: recent throughput, a key by its id.
+
+Imported as ``from queue_core import dashboard_queries``; nothing here is exported from
+``queue_core`` itself. Errors are those of every queue_core read: :class:`DatabaseError`
+(:class:`DatabaseUnavailable`) from the driver.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+from sqlalchemy import TextClause, text
+
+from .db import Executor, run
+from .keys import ApiKey
+from .models import TaskState
+from .schema import DEFAULT_SCHEMA, schema_name
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Throughput:
+    """Tasks of one queue that reached a final state recently, per state."""
+
+    queue: str
+    last_minute: dict[TaskState, int]
+    last_hour: dict[TaskState, int]
+
+
+# Finished tasks per queue and final state over the last hour (and the last minute within it).
+# Reads only the partial index tasks_finished_idx range of the last hour, however long the
+# history: finished_at is set exactly when a task reaches a final state.
+_THROUGHPUT = """
+SELECT queue, state,
+       count(*) FILTER (WHERE finished_at > now() - interval '1 minute') AS last_minute,
+       count(*) AS last_hour
+FROM {s}.tasks
+WHERE state IN ('succeeded', 'dead', 'cancelled')
+  AND finished_at > now() - interval '1 hour'
+  AND tenant = :tenant
+GROUP BY queue, state
+ORDER BY queue, state
+"""
+
+# A key by its public id, only while it is live (a revoked key matches no row).
+_LIVE_KEY_BY_ID = """
+SELECT id, tenant, name, scopes, queues, created_at, revoked_at
+FROM {s}.api_keys WHERE id = :id AND revoked_at IS NULL
+"""
+
+
+@dataclasses.dataclass(frozen=True)
+class _Statements:
+    throughput: TextClause
+    live_key: TextClause
+
+
+@functools.cache
+def _statements(schema: str) -> _Statements:
+    s = '"' + schema_name(schema) + '"'
+    return _Statements(
+        throughput=text(_THROUGHPUT.format(s=s)), live_key=text(_LIVE_KEY_BY_ID.format(s=s))
+    )
+
+
+def throughput(
+    executor: Executor, *, tenant: str, schema: str = DEFAULT_SCHEMA
+) -> list[Throughput]:
+    """Per queue (sorted by name), how many of the tenant's tasks finished in the last minute
+    and the last hour, by final state; queues with nothing finished in the hour are absent."""
+    by_queue: dict[str, Throughput] = {}
+    for row in run(executor, _statements(schema).throughput, {"tenant": tenant}):
+        entry = by_queue.setdefault(row.queue, _empty(row.queue))
+        entry.last_minute[TaskState(row.state)] = int(row.last_minute)
+        entry.last_hour[TaskState(row.state)] = int(row.last_hour)
+    return list(by_queue.values())
+
+
+def live_key(executor: Executor, key_id: str, *, schema: str = DEFAULT_SCHEMA) -> ApiKey | None:
+    """The key with this public id if it exists and is not revoked, else None."""
+    row = run(executor, _statements(schema).live_key, {"id": str(key_id)}).first()
+    return None if row is None else ApiKey.from_row(row)
+
+
+def _empty(queue: str) -> Throughput:
+    finals = (TaskState.SUCCEEDED, TaskState.DEAD, TaskState.CANCELLED)
+    return Throughput(queue, dict.fromkeys(finals, 0), dict.fromkeys(finals, 0))

@@ -1,0 +1,190 @@
+"""API keys: who may call the HTTP API, for which tenant, with which scopes and queues.
+
+A key is shown once, when it is created: ``trk_<key id>_<secret>``. The key id is public (it
+names the key in listings and when revoking it); of the secret only its SHA-256 digest is
+stored. The secret is 32 random bytes, so a plain digest (no slow password hash) is enough:
+guessing is hopeless and a leaked table reveals no usable key. :func:`authenticate` finds the
+row by key id and compares digests in constant time.
+
+Errors: :class:`InvalidTaskError` for bad input (a scope, a queue, an unknown key id when
+revoking) and :class:`DatabaseError` from the driver, as everywhere in queue_core.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import TextClause, text
+
+from . import validation
+from .db import Executor, run
+from .errors import InvalidTaskError
+from .schema import DEFAULT_SCHEMA, schema_name
+
+SCOPES = ("enqueue", "read", "manage")
+KEY_PREFIX = "trk"
+_TOKEN_PATTERN = re.compile(r"trk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})")
+# Compared against when the key id is unknown, so both paths hash and compare once.
+_DUMMY_DIGEST = hashlib.sha256(b"no such key").hexdigest()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ApiKey:
+    """One key as stored, without its secret. ``queues`` None means every queue."""
+
+    id: str
+    tenant: str
+    name: str | None
+    scopes: tuple[str, ...]
+    queues: tuple[str, ...] | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> ApiKey:
+        return cls(
+            id=row.id,
+            tenant=row.tenant,
+            name=row.name,
+            scopes=tuple(row.scopes),
+            queues=None if row.queues is None else tuple(row.queues),
+            created_at=row.created_at,
+            revoked_at=row.revoked_at,
+        )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CreatedKey:
+    """A new key and its token: the only moment the token is known."""
+
+    key: ApiKey
+    token: str
+
+
+_COLUMNS = "id, tenant, name, scopes, queues, created_at, revoked_at"
+
+# Stores a new key; the secret itself never reaches the database, only its digest.
+_CREATE = """
+INSERT INTO {s}.api_keys (id, tenant, name, secret_hash, scopes, queues)
+VALUES (:id, :tenant, :name, :secret_hash, CAST(:scopes AS text[]), CAST(:queues AS text[]))
+RETURNING {columns}
+"""
+
+# The row to check a presented token against; a revoked key matches nothing.
+_LIVE_KEY = """
+SELECT {columns}, secret_hash FROM {s}.api_keys WHERE id = :id AND revoked_at IS NULL
+"""
+
+_LIST = """
+SELECT {columns} FROM {s}.api_keys
+WHERE (CAST(:tenant AS text) IS NULL OR tenant = :tenant)
+  AND (CAST(:include_revoked AS boolean) OR revoked_at IS NULL)
+ORDER BY created_at, id
+"""
+
+# Revokes once: a second revoke matches no row and leaves the first timestamp in place.
+_REVOKE = """
+UPDATE {s}.api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = :id
+RETURNING {columns}
+"""
+
+
+@dataclasses.dataclass(frozen=True)
+class _Statements:
+    create: TextClause
+    live_key: TextClause
+    list: TextClause
+    revoke: TextClause
+
+
+@functools.cache
+def _statements(schema: str) -> _Statements:
+    s = '"' + schema_name(schema) + '"'
+
+    def build(sql: str) -> TextClause:
+        return text(sql.format(s=s, columns=_COLUMNS))
+
+    return _Statements(build(_CREATE), build(_LIVE_KEY), build(_LIST), build(_REVOKE))
+
+
+def create_key(
+    executor: Executor,
+    *,
+    tenant: str = "default",
+    scopes: Iterable[str] = SCOPES,
+    queues: Iterable[str] | None = None,
+    name: str | None = None,
+    schema: str = DEFAULT_SCHEMA,
+) -> CreatedKey:
+    """Store a new key in the caller's transaction; the returned token exists once it commits."""
+    key_id = secrets.token_hex(8)
+    secret = secrets.token_urlsafe(32)
+    params = {
+        "id": key_id,
+        "tenant": validation.queue_name(tenant, "tenant"),
+        "name": None if name is None else validation.text(name, "name", max_length=200),
+        "secret_hash": _digest(secret),
+        "scopes": _scopes(scopes),
+        "queues": None if queues is None else _queues(queues),
+    }
+    row = run(executor, _statements(schema).create, params).one()
+    return CreatedKey(ApiKey.from_row(row), f"{KEY_PREFIX}_{key_id}_{secret}")
+
+
+def authenticate(executor: Executor, token: str, *, schema: str = DEFAULT_SCHEMA) -> ApiKey | None:
+    """The live key a token belongs to, or None (malformed, unknown, revoked or wrong secret)."""
+    match = _TOKEN_PATTERN.fullmatch(token)
+    if match is None:
+        return None
+    key_id, secret = match.groups()
+    row = run(executor, _statements(schema).live_key, {"id": key_id}).first()
+    stored = _DUMMY_DIGEST if row is None else str(row.secret_hash)
+    if not hmac.compare_digest(stored, _digest(secret)) or row is None:
+        return None
+    return ApiKey.from_row(row)
+
+
+def list_keys(
+    executor: Executor,
+    *,
+    tenant: str | None = None,
+    include_revoked: bool = False,
+    schema: str = DEFAULT_SCHEMA,
+) -> list[ApiKey]:
+    """Keys oldest first, of one tenant or (None) of all."""
+    params = {"tenant": tenant, "include_revoked": include_revoked}
+    return [ApiKey.from_row(r) for r in run(executor, _statements(schema).list, params)]
+
+
+def revoke_key(executor: Executor, key_id: str, *, schema: str = DEFAULT_SCHEMA) -> ApiKey:
+    """Revoke a key (at once, for every process). Raises InvalidTaskError for an unknown id."""
+    row = run(executor, _statements(schema).revoke, {"id": str(key_id)}).first()
+    if row is None:
+        raise InvalidTaskError("key_id", f"no API key {str(key_id)[:40]!r}")
+    return ApiKey.from_row(row)
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _scopes(scopes: Iterable[str]) -> list[str]:
+    chosen = set(scopes)
+    if not chosen or not chosen <= set(SCOPES):
+        raise InvalidTaskError("scopes", f"give one or more of {', '.join(SCOPES)}")
+    return [scope for scope in SCOPES if scope in chosen]
+
+
+def _queues(queues: Iterable[str]) -> list[str]:
+    chosen = sorted({validation.queue_name(q, "queues") for q in queues})
+    if not chosen:
+        raise InvalidTaskError("queues", "give at least one queue, or none to allow all")
+    return chosen

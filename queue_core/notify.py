@@ -1,0 +1,96 @@
+"""The LISTEN side of enqueue wake-ups: a dedicated connection that yields queue names.
+
+Enqueue sends ``pg_notify(notify_channel(schema), queue)`` at commit; a :class:`Listener`
+receives those. Notifications are a latency optimisation only: one can be lost (for example
+while the connection is being re-established), so a listener's user must also poll. The
+listener holds its own autocommit psycopg connection (LISTEN needs a session that outlives
+transactions, which a pooled SQLAlchemy connection does not promise) and re-connects with
+backoff when the connection drops; it never raises for a database outage.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import psycopg
+from psycopg import sql
+
+from .db import engine_url
+from .schema import DEFAULT_SCHEMA, notify_channel
+
+logger = logging.getLogger(__name__)
+
+MAX_RECONNECT_DELAY = 5.0
+
+
+class Listener:
+    """LISTENs on the enqueue channel of ``schema``; call :meth:`wait` from one thread only."""
+
+    def __init__(self, url: str, *, schema: str = DEFAULT_SCHEMA, connect_timeout: int = 2) -> None:
+        self._conninfo = (
+            engine_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        )
+        self._channel = notify_channel(schema)
+        self._connect_timeout = connect_timeout
+        self._conn: psycopg.Connection[tuple[object, ...]] | None = None
+        self._retry_at = 0.0
+        self._delay = 0.1
+        #: Incremented at each (re-)connection: notifications may have been missed before it.
+        self.connections = 0
+
+    def wait(self, timeout: float) -> list[str]:
+        """Queue names notified within ``timeout`` seconds (empty when none, or when offline).
+
+        Returns as soon as at least one notification arrived, with any others already pending.
+        """
+        conn = self._connection()
+        if conn is None:
+            time.sleep(min(timeout, max(0.0, self._retry_at - time.monotonic())))
+            return []
+        try:
+            return [n.payload for n in conn.notifies(timeout=timeout, stop_after=1)] + [
+                n.payload for n in conn.notifies(timeout=0)
+            ]
+        except psycopg.Error as exc:
+            logger.warning("listener.lost error=%s", _first_line(exc))
+            self._drop()
+            return []
+
+    def close(self) -> None:
+        """Close the connection; a later :meth:`wait` re-opens it."""
+        self._drop()
+        self._retry_at = 0.0
+
+    def _connection(self) -> psycopg.Connection[tuple[object, ...]] | None:
+        if self._conn is not None and not self._conn.closed:
+            return self._conn
+        if time.monotonic() < self._retry_at:
+            return None
+        try:
+            conn = psycopg.connect(
+                self._conninfo, autocommit=True, connect_timeout=self._connect_timeout
+            )
+            conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
+        except psycopg.Error as exc:
+            self._retry_at = time.monotonic() + self._delay
+            self._delay = min(self._delay * 2, MAX_RECONNECT_DELAY)
+            logger.warning("listener.connect_failed error=%s", _first_line(exc))
+            return None
+        self._conn, self._delay = conn, 0.1
+        self.connections += 1
+        logger.info("listener.connected channel=%s", self._channel)
+        return conn
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except psycopg.Error:
+                logger.debug("listener.close_failed")
+        self._conn = None
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
