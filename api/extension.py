@@ -13,14 +13,14 @@ from werkzeug.exceptions import HTTPException
 
 import queue_core
 
-from . import dashboard, meta, views
+from . import dashboard, meta, metrics, views
 from .problems import handle_http, handle_unexpected
 from .settings import ApiSettings, SettingsError
 from .state import EXTENSION_KEY, ApiState
 
 logger = logging.getLogger(__name__)
 
-_API_PATHS = ("/v1/", "/healthz", "/readyz", "/openapi.json")
+_API_PATHS = ("/v1/", "/healthz", "/readyz", "/openapi.json", "/metrics")
 
 
 class TaskrowAPI:
@@ -59,6 +59,7 @@ class TaskrowAPI:
         app.register_blueprint(views.blueprint)
         app.register_blueprint(meta.blueprint)
         app.register_blueprint(dashboard.blueprint)
+        metrics.init_app(app, engine, settings.schema)
         if problems_everywhere:
             app.register_error_handler(HTTPException, handle_http)
             app.register_error_handler(Exception, handle_unexpected)

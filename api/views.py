@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 import queue_core
 from queue_core import Task, TaskState
 
-from . import bodies, records
+from . import bodies, metrics, records
 from .auth import Principal, require, require_queue
 from .problems import Problem, handle_core, handle_problem, handle_unexpected
 from .state import state, transaction
@@ -148,6 +148,7 @@ def _enqueue(principal: Principal, news: list[queue_core.NewTask]) -> list[Task]
         tasks = queue_core.enqueue_many(conn, news, tenant=principal.tenant, schema=_schema())
     for task in tasks:  # logged once the commit returned: these tasks are durable
         logger.info("api.enqueued task_id=%s queue=%s task=%s", task.id, task.queue, task.task)
+    metrics.record_enqueued(tasks)
     return tasks
 
 

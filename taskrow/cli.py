@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
@@ -9,9 +10,36 @@ import click
 import queue_core
 from queue_core import migrations
 
-from . import cli_api, cli_ops, cli_worker
 from .config import Settings
-from .dev import dev
+
+# Each subcommand's module is imported only when that subcommand runs (or --help lists it):
+# start-up stays quick, and `taskrow api` can prepare the metrics folder before
+# prometheus_client is first imported. Each module lists its click commands in `commands`.
+COMMAND_MODULES = {
+    "api": "taskrow.cli_api",
+    "keys": "taskrow.cli_api",
+    "worker": "taskrow.cli_worker",
+    "dev": "taskrow.dev",
+    **dict.fromkeys(
+        ("enqueue", "status", "watch", "ls", "stats", "cancel", "retry", "prune", "bench"),
+        "taskrow.cli_ops",
+    ),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands live in modules imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMAND_MODULES})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None or cmd_name not in COMMAND_MODULES:
+            return command
+        module = importlib.import_module(COMMAND_MODULES[cmd_name])
+        found = {c.name: c for c in module.commands}
+        return found.get(cmd_name)
 
 
 class Context:
@@ -31,7 +59,7 @@ class Context:
         return self.settings.database_url
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """taskrow: a task queue on the PostgreSQL you already run."""
@@ -58,11 +86,6 @@ def migrate(obj: Context, dry_run: bool, revision: str) -> None:
         raise click.ClickException(str(exc)) from exc
     finally:
         engine.dispose()
-
-
-main.add_command(dev)
-for command in (*cli_api.commands, *cli_ops.commands, *cli_worker.commands):
-    main.add_command(command)
 
 
 if __name__ == "__main__":

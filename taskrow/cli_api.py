@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import dataclasses
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from gunicorn.app.base import BaseApplication
 from sqlalchemy.engine import Connection
 
-import api
 import queue_core
 
 from .config import Settings
+
+if TYPE_CHECKING:
+    import api
 
 commands: list[click.Command] = []
 
@@ -35,7 +40,25 @@ class _Server(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Any:
+        import api
+
         return api.create_app(self._settings)
+
+
+def _metrics_across_workers() -> None:
+    """Make the API's Prometheus counters sum over all gunicorn workers: prometheus_client
+    reads PROMETHEUS_MULTIPROC_DIR when first imported, so this runs before ``import api``."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    folder = tempfile.mkdtemp(prefix="taskrow-api-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    master = os.getpid()
+
+    def remove() -> None:  # forked workers inherit this hook: only the master removes
+        if os.getpid() == master:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    atexit.register(remove)
 
 
 @click.command("api")
@@ -50,6 +73,9 @@ class _Server(BaseApplication):  # type: ignore[misc]
 )
 def serve(bind: str, workers: int, threads: int) -> None:
     """Serve the HTTP API with gunicorn (gthread workers)."""
+    _metrics_across_workers()
+    import api
+
     try:
         settings = api.ApiSettings.from_mapping(os.environ)
     except (api.SettingsError, queue_core.InvalidTaskError) as exc:

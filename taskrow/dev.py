@@ -199,3 +199,6 @@ def dev(host: str, port: int, concurrency: int) -> None:
         finally:
             click.echo("stopping the API and the worker ...")
             _stop(children)
+
+
+commands: list[click.Command] = [dev]

@@ -19,7 +19,7 @@ from .conftest import MakeKey, bearer, count_tasks
 
 OPEN_ROUTES = {"/healthz", "/readyz", "/openapi.json"}
 SCOPE_OF = {"POST": "enqueue", "GET": "read", "DELETE": "manage"}
-SCOPE_OF_ENDPOINT = {"taskrow.retry_task": "manage"}
+SCOPE_OF_ENDPOINT = {"taskrow.retry_task": "manage", "taskrow_metrics.metrics": "manage"}
 
 
 def api_routes(app: Flask) -> list[tuple[str, str, str]]:
@@ -27,7 +27,7 @@ def api_routes(app: Flask) -> list[tuple[str, str, str]]:
     (other blueprints mounted on the same app, with their own auth, are not the API's)."""
     found = []
     for rule in app.url_map.iter_rules():
-        if rule.endpoint.split(".")[0] not in ("taskrow", "taskrow_meta"):
+        if rule.endpoint.split(".")[0] not in ("taskrow", "taskrow_meta", "taskrow_metrics"):
             continue
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             found.append((method, rule.rule, rule.endpoint))
@@ -54,7 +54,7 @@ def test_the_url_map_and_the_openapi_document_hold_the_same_operations(app: Flas
         if method != "parameters"
     }
     assert served == documented
-    assert len(served) == 11
+    assert len(served) == 12
 
 
 def test_every_route_without_credentials_is_401_except_health_and_openapi(
@@ -98,7 +98,7 @@ def test_every_route_with_a_key_lacking_the_scope_is_403(
         assert response.status_code == 403, (method, rule)
         assert needed in response.get_json()["detail"]
         checked += 1
-    assert checked == 8
+    assert checked == 9
 
 
 def test_every_task_route_with_another_tenants_key_is_404(

@@ -1,0 +1,125 @@
+"""Prometheus metrics of the API at ``/metrics`` (text format, a ``manage``-scope key).
+
+- ``taskrow_queue_tasks{queue,state}`` and ``taskrow_queue_oldest_due_age_seconds{queue}``:
+  read from the database at each scrape (every tenant: the figures are the operator's).
+- ``taskrow_api_enqueued_tasks_total{queue}``: tasks accepted (counted after the commit).
+- ``taskrow_api_request_duration_seconds{route,method,status}``: a histogram per route
+  template (``/v1/tasks/<task_id>``, never the raw path, so ids do not explode the series).
+
+Under gunicorn, ``taskrow api`` sets ``PROMETHEUS_MULTIPROC_DIR`` before any worker starts,
+so every scrape sums the counters of all worker processes.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+
+from flask import Blueprint, Flask, Response, current_app, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy.engine import Engine
+
+import queue_core
+from queue_core import Task
+
+from .auth import require
+from .problems import Problem, handle_core, handle_problem, handle_unexpected
+
+REGISTRY_KEY = "taskrow_metrics"
+
+# Created without a registry: each app registers them in its own (tests build many apps).
+REQUESTS = Histogram(
+    "taskrow_api_request_duration_seconds",
+    "HTTP requests by route template, method and status.",
+    ["route", "method", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+    registry=None,
+)
+ENQUEUED = Counter(
+    "taskrow_api_enqueued_tasks",
+    "Tasks accepted (202) by the API, counted after their commit.",
+    ["queue"],
+    registry=None,
+)
+
+blueprint = Blueprint("taskrow_metrics", __name__)
+blueprint.register_error_handler(Problem, handle_problem)
+blueprint.register_error_handler(queue_core.TaskrowError, handle_core)
+blueprint.register_error_handler(Exception, handle_unexpected)
+
+
+class QueueCollector(Collector):
+    """Queue depth per state and oldest due age, read when scraped."""
+
+    def __init__(self, engine: Engine, schema: str) -> None:
+        self._engine = engine
+        self._schema = schema
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        with queue_core.translate_errors(), self._engine.connect() as conn:
+            stats = queue_core.stats(conn, schema=self._schema)
+        tasks = GaugeMetricFamily(
+            "taskrow_queue_tasks", "Tasks per queue and state.", labels=["queue", "state"]
+        )
+        age = GaugeMetricFamily(
+            "taskrow_queue_oldest_due_age_seconds",
+            "How long the oldest due task of each queue has waited (0 when none is due).",
+            labels=["queue"],
+        )
+        for entry in stats:
+            for task_state, count in entry.counts.items():
+                tasks.add_metric([entry.queue, task_state.value], count)
+            age.add_metric([entry.queue], entry.oldest_due_age or 0.0)
+        yield tasks
+        yield age
+
+
+def init_app(app: Flask, engine: Engine, schema: str) -> None:
+    """Register /metrics, time every request, and build this app's registry."""
+    registry = CollectorRegistry(auto_describe=False)
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    else:
+        registry.register(REQUESTS)
+        registry.register(ENQUEUED)
+    registry.register(QueueCollector(engine, schema))
+    app.extensions[REGISTRY_KEY] = registry
+    app.before_request(_start_timer)
+    app.after_request(_observe)
+    app.register_blueprint(blueprint)
+
+
+def record_enqueued(tasks: list[Task]) -> None:
+    for task in tasks:
+        ENQUEUED.labels(queue=task.queue).inc()
+
+
+@blueprint.get("/metrics")
+def metrics() -> Response:
+    require("manage")
+    registry: CollectorRegistry = current_app.extensions[REGISTRY_KEY]
+    return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+
+
+def _start_timer() -> None:
+    g.taskrow_started = time.perf_counter()
+
+
+def _observe(response: Response) -> Response:
+    started = g.get("taskrow_started")
+    if started is not None:
+        route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        REQUESTS.labels(
+            route=route, method=request.method, status=str(response.status_code)
+        ).observe(time.perf_counter() - started)
+    return response

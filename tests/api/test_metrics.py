@@ -1,0 +1,70 @@
+"""/metrics: queue depth and oldest due age from the database, enqueue counts, request latency."""
+
+from __future__ import annotations
+
+import re
+
+import sqlalchemy as sa
+from flask.testing import FlaskClient
+from sqlalchemy.engine import Engine
+
+import queue_core
+
+from .conftest import MakeKey, bearer
+
+
+def _sample(text: str, name: str, **labels: str) -> float:
+    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in text.splitlines():
+        match = re.fullmatch(rf"{name}\{{(.*)\}} (\S+)", line)
+        if match and ",".join(sorted(match.group(1).split(","))) == wanted:
+            return float(match.group(2))
+    raise AssertionError(f"no sample {name}{{{wanted}}} in:\n{text}")
+
+
+def test_metrics_report_queues_enqueues_and_requests(
+    client: FlaskClient, make_key: MakeKey, engine: Engine
+) -> None:
+    manager = make_key(scopes=["enqueue", "read", "manage"])
+    before = client.get("/metrics", headers=bearer(manager))
+    assert before.status_code == 200 and before.content_type.startswith("text/plain")
+    enqueued_before = _enqueued(before.get_data(as_text=True))
+    for _ in range(3):
+        assert (
+            client.post(
+                "/v1/tasks", json={"task": "t", "queue": "mail"}, headers=bearer(manager)
+            ).status_code
+            == 202
+        )
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE taskrow.tasks SET run_at = now() - interval '42 seconds'"))
+        [claimed] = queue_core.claim(conn, ["mail"], 1, worker_id="w")
+    text = client.get("/metrics", headers=bearer(manager)).get_data(as_text=True)
+    assert _sample(text, "taskrow_queue_tasks", queue="mail", state="queued") == 2
+    assert _sample(text, "taskrow_queue_tasks", queue="mail", state="running") == 1
+    assert _sample(text, "taskrow_queue_tasks", queue="mail", state="dead") == 0
+    assert 41 <= _sample(text, "taskrow_queue_oldest_due_age_seconds", queue="mail") < 120
+    assert _enqueued(text) - enqueued_before == 3
+    count = _sample(
+        text,
+        "taskrow_api_request_duration_seconds_count",
+        route="/v1/tasks",
+        method="POST",
+        status="202",
+    )
+    assert count >= 3
+    assert claimed.queue == "mail"
+
+
+def test_metrics_need_the_manage_scope(client: FlaskClient, make_key: MakeKey) -> None:
+    assert client.get("/metrics").status_code == 401
+    reader = make_key(scopes=["read"])
+    response = client.get("/metrics", headers=bearer(reader))
+    assert response.status_code == 403 and response.content_type == "application/problem+json"
+
+
+def _enqueued(text: str) -> float:
+    try:
+        return _sample(text, "taskrow_api_enqueued_tasks_total", queue="mail")
+    except AssertionError:
+        return 0.0
