@@ -1,7 +1,148 @@
-"""CLI commands of the worker (`taskrow worker`)."""
+"""CLI commands of the worker (`taskrow worker`).
+
+Exit codes: 0 stopped cleanly (burst drained, or every in-flight task finished within the
+grace period); 1 could not start (the app failed to load, bad configuration); 2 usage error;
+3 stopped gracefully but unfinished tasks were released after the grace period;
+128 + signal number when a second SIGTERM/SIGINT forced an immediate exit.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+import signal
+import sys
+from types import FrameType
+
 import click
 
-commands: list[click.Command] = []
+import queue_core
+from worker import (
+    AppError,
+    Metrics,
+    Registry,
+    Worker,
+    WorkerConfig,
+    configure_logging,
+    load_app,
+)
+
+from .config import Settings
+
+
+def _queues(value: str | None, registry: Registry) -> tuple[str, ...]:
+    if value:
+        return tuple(q.strip() for q in value.split(",") if q.strip())
+    return tuple(registry.queues())
+
+
+def _install_signals(runner: Worker) -> None:
+    """First SIGTERM/SIGINT: graceful stop. Second: exit at once (leases expire normally)."""
+
+    def handle(signum: int, _frame: FrameType | None) -> None:
+        if runner.stopping:
+            os._exit(128 + signum)
+        runner.stop()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, handle)
+
+
+def _serve_metrics(port: int) -> None:
+    try:
+        Metrics().serve(port)
+    except OSError as exc:
+        raise click.ClickException(f"cannot serve metrics on port {port}: {exc}") from exc
+
+
+def _load(app: str) -> Registry:
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # like gunicorn: --app names a module of the project
+    try:
+        return load_app(app)
+    except AppError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.command("worker")
+@click.option("--app", required=True, help="MODULE[:REGISTRY] holding the task handlers.")
+@click.option("--queues", help="Comma-separated queues (default: the queues of the handlers).")
+@click.option("--concurrency", type=click.IntRange(1, 1000), default=10, show_default=True)
+@click.option(
+    "--pool", type=click.Choice(["thread", "process"]), default="thread", show_default=True
+)
+@click.option("--burst", is_flag=True, help="Drain the tasks that are due, then exit.")
+@click.option("--poll-only", is_flag=True, help="No LISTEN (for PgBouncer transaction pooling).")
+@click.option("--poll-interval", type=click.FloatRange(0.01, 3600), default=1.0, show_default=True)
+@click.option("--grace", type=click.FloatRange(0, 86400), default=30.0, show_default=True)
+@click.option("--lease", type=click.FloatRange(1, 86400), default=30.0, show_default=True)
+@click.option(
+    "--max-tasks-per-child", type=click.IntRange(1), help="Process pool: recycle after N."
+)
+@click.option("--max-child-memory", type=click.IntRange(1), help="Process pool: recycle above MB.")
+@click.option(
+    "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+    help="warning drops the per-task info lines (claimed, succeeded).",
+)
+@click.option("--metrics-port", type=click.IntRange(1, 65535), help="Serve Prometheus /metrics.")
+def worker(
+    app: str,
+    queues: str | None,
+    concurrency: int,
+    pool: str,
+    burst: bool,
+    poll_only: bool,
+    poll_interval: float,
+    grace: float,
+    lease: float,
+    max_tasks_per_child: int | None,
+    max_child_memory: int | None,
+    log_format: str,
+    log_level: str,
+    metrics_port: int | None,
+) -> None:
+    """Run a worker: lease tasks of QUEUES, run their handlers, record the outcomes."""
+    settings = Settings.from_env()
+    if settings.database_url is None:
+        raise click.UsageError("no database: set TASKROW_DATABASE_URL (or DATABASE_URL)")
+    configure_logging(log_format, getattr(logging, log_level.upper()))
+    registry = _load(app)
+    try:
+        config = WorkerConfig(
+            queues=_queues(queues, registry),
+            concurrency=concurrency,
+            pool="process" if pool == "process" else "thread",
+            lease=lease,
+            poll_interval=poll_interval,
+            listen=not poll_only,
+            burst=burst,
+            grace=grace,
+            schema=settings.schema,
+            max_tasks_per_child=max_tasks_per_child,
+            max_child_memory_mb=max_child_memory,
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    engine = queue_core.create_engine(
+        settings.database_url, pool_size=concurrency + 2, max_overflow=concurrency
+    )
+    if metrics_port is not None:
+        _serve_metrics(metrics_port)
+    runner = Worker(registry, engine, config, database_url=settings.database_url, app=app)
+    _install_signals(runner)
+    try:
+        code = runner.run()
+    except queue_core.InvalidTaskError as exc:  # e.g. a queue name the queue refuses
+        raise click.UsageError(str(exc)) from exc
+    finally:
+        engine.dispose()
+    sys.exit(code)
+
+
+commands: list[click.Command] = [worker]

@@ -1,0 +1,94 @@
+"""Handlers the worker tests run (``--app tests.worker.handlers``)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+import queue_core
+from worker import Fail, Registry, Retry, TaskContext
+
+registry = Registry()
+
+
+@registry.task("noop")
+def noop(ctx: TaskContext) -> None:
+    return None
+
+
+@registry.task("echo")
+def echo(ctx: TaskContext, **args: Any) -> dict[str, Any]:
+    return {"args": args, "attempt": ctx.attempt}
+
+
+@registry.task("block", max_attempts=5)
+def block(ctx: TaskContext, release: str) -> dict[str, Any]:
+    """Reports progress, then waits until the file ``release`` exists (or a cancel)."""
+    ctx.progress(1, 2, "started")
+    while not Path(release).exists():
+        ctx.raise_if_cancelled()
+        time.sleep(0.01)
+    return {"pid": os.getpid(), "attempt": ctx.attempt, "lease_lost": ctx.lease_lost}
+
+
+@registry.task("hang")
+def hang(ctx: TaskContext) -> None:
+    time.sleep(3600)
+
+
+@registry.task("die", max_attempts=10)
+def die(ctx: TaskContext) -> None:
+    os._exit(7)
+
+
+@registry.task("flaky", max_attempts=5)
+def flaky(ctx: TaskContext, failures: int) -> int:
+    if ctx.attempt <= failures:
+        raise Retry(0, f"failing attempt {ctx.attempt}")
+    return ctx.attempt
+
+
+@registry.task("later")
+def later(ctx: TaskContext) -> None:
+    raise Retry(3600)
+
+
+@registry.task("refuse")
+def refuse(ctx: TaskContext) -> None:
+    raise Fail("this input can never work")
+
+
+@registry.task("picky", retry_on=(OSError,), max_attempts=5)
+def picky(ctx: TaskContext, kind: str) -> None:
+    raise OSError("transient") if kind == "io" else ValueError("a bug")
+
+
+@registry.task("not_json")
+def not_json(ctx: TaskContext) -> object:
+    return {"when": object()}
+
+
+@registry.task("write_then_steal")
+def write_then_steal(ctx: TaskContext, url: str, marker: str, steal: bool) -> dict[str, str]:
+    """Inserts a row in the task's own transaction; with ``steal`` another worker takes the
+    lease before the handler returns, so the insert must roll back with the completion."""
+    with ctx.transaction() as conn:
+        conn.execute(sa.text("INSERT INTO side_effects (marker) VALUES (:m)"), {"m": marker})
+    if steal:
+        engine = queue_core.create_engine(url, pool_size=1)
+        try:
+            with engine.begin() as other:
+                other.execute(
+                    sa.text(
+                        "UPDATE taskrow.tasks SET run_at = now() - interval '1 s' WHERE id = :id"
+                    ),
+                    {"id": ctx.task_id},
+                )
+                assert queue_core.claim(other, ["default"], 1, worker_id="thief")
+        finally:
+            engine.dispose()
+    return {"marker": marker}

@@ -1,0 +1,51 @@
+"""The worker's settings: one frozen value, built at the CLI edge and passed down."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+from typing import Literal
+
+from queue_core import DEFAULT_SCHEMA
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkerConfig:
+    """How one worker runs.
+
+    ``lease`` (seconds) is how long a claim holds a task without a heartbeat; heartbeats go out
+    every ``lease / 3``. ``poll_interval`` (seconds, jittered ±25%) is the fallback when no
+    notification arrives (the only wake-up with ``listen=False``). ``grace`` (seconds) is how
+    long a graceful stop waits for in-flight tasks before releasing them.
+    """
+
+    queues: tuple[str, ...]
+    concurrency: int = 10
+    pool: Literal["thread", "process"] = "thread"
+    lease: float = 30.0
+    poll_interval: float = 1.0
+    listen: bool = True
+    burst: bool = False
+    grace: float = 30.0
+    schema: str = DEFAULT_SCHEMA
+    worker_id: str = dataclasses.field(default_factory=default_worker_id)
+    durable: bool = True
+    max_tasks_per_child: int | None = None
+    max_child_memory_mb: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.queues:
+            raise ValueError("queues: give at least one queue")
+        if self.concurrency < 1:
+            raise ValueError("concurrency: must be at least 1")
+        if self.lease < 1:
+            raise ValueError("lease: must be at least 1 second")
+
+    @property
+    def heartbeat_interval(self) -> float:
+        return self.lease / 3

@@ -1,0 +1,138 @@
+"""What a handler receives besides its args: :class:`TaskContext`.
+
+The flags are set by the worker from outside the handler (its heartbeat learns about cancel
+requests and lost leases), so a long handler should look at them between steps.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Callable, Iterator
+from typing import Protocol
+
+from sqlalchemy.engine import Connection
+
+from queue_core import TaskId
+
+from .errors import Cancelled
+
+
+class ProgressSink(Protocol):
+    """Where ``ctx.progress`` goes: returns whether a cancel was requested."""
+
+    def __call__(self, current: int | None, total: int | None, message: str | None) -> bool: ...
+
+
+TransactionFactory = Callable[[], contextlib.AbstractContextManager[Connection]]
+
+
+class EventLike(Protocol):
+    """A flag: a :class:`Flag` in the worker, a bit of shared memory in a pool child."""
+
+    def is_set(self) -> bool: ...
+
+    def set(self) -> None: ...
+
+    def clear(self) -> None: ...
+
+
+class Flag:
+    """A flag between threads of one process: nobody waits on it, so no lock is needed (reading
+    and writing a bool attribute are atomic), and it costs far less than a threading.Event."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self) -> None:
+        self._value = False
+
+    def is_set(self) -> bool:
+        return self._value
+
+    def set(self) -> None:
+        self._value = True
+
+    def clear(self) -> None:
+        self._value = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Flags:
+    """Cancel / lease-lost / timed-out flags shared between the worker and one running task."""
+
+    cancel_requested: EventLike = dataclasses.field(default_factory=Flag)
+    lease_lost: EventLike = dataclasses.field(default_factory=Flag)
+    timed_out: EventLike = dataclasses.field(default_factory=Flag)
+
+
+class TaskContext:
+    """The handler's view of its task: ids, progress reporting, flags, a transaction.
+
+    ``attempt`` counts from 1. ``cancelled`` turns true once a cancel was requested (seen at
+    the next heartbeat or progress call); ``lease_lost`` once the worker lost the lease: the
+    task may already be running elsewhere and whatever this handler returns is discarded.
+    """
+
+    def __init__(
+        self,
+        task_id: TaskId,
+        task: str,
+        attempt: int,
+        *,
+        flags: Flags,
+        progress_sink: ProgressSink,
+        transaction_factory: TransactionFactory | None = None,
+    ) -> None:
+        self.task_id = task_id
+        self.task = task
+        self.attempt = attempt
+        self.flags = flags
+        self._progress_sink = progress_sink
+        self._transaction_factory = transaction_factory
+        self.transaction_used = False
+
+    @property
+    def cancelled(self) -> bool:
+        return self.flags.cancel_requested.is_set()
+
+    @property
+    def lease_lost(self) -> bool:
+        return self.flags.lease_lost.is_set()
+
+    @property
+    def timed_out(self) -> bool:
+        """True once the task ran past its timeout (thread pool: it is no longer heartbeated)."""
+        return self.flags.timed_out.is_set()
+
+    def progress(
+        self, current: int | None, total: int | None = None, message: str | None = None
+    ) -> bool:
+        """Store progress on the task row now (visible to the API); returns ``cancelled``.
+
+        Best effort: a database outage is logged, not raised; a lost lease sets ``lease_lost``.
+        """
+        if self._progress_sink(current, total, message):
+            self.flags.cancel_requested.set()
+        return self.cancelled
+
+    def raise_if_cancelled(self) -> None:
+        """Raise :class:`Cancelled` when a cancel was requested: the task ends ``cancelled``."""
+        if self.cancelled:
+            raise Cancelled(f"task {self.task_id} was cancelled")
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A connection whose writes commit together with this task's fenced completion.
+
+        The transaction stays open after the block until the handler returns; the worker then
+        records the result in it and commits once. If the lease was lost by then, or the
+        handler raises, everything rolls back. Use it at most once per attempt, near the end of
+        the handler (its locks are held until the handler returns). Thread pool only.
+        """
+        if self._transaction_factory is None:
+            raise RuntimeError("ctx.transaction() is available in the thread pool only")
+        if self.transaction_used:
+            raise RuntimeError("ctx.transaction() may be used once per attempt")
+        self.transaction_used = True
+        with self._transaction_factory() as conn:
+            yield conn

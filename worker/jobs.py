@@ -1,0 +1,51 @@
+"""A claimed task on its way through a pool, and the pool interface both pools implement."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from queue_core import Task
+
+from .context import Flags
+from .outcome import Outcome
+from .registry import TaskSpec
+
+
+@dataclasses.dataclass
+class Job:
+    """One running attempt. ``timeout`` (seconds) comes from the row, else from the spec."""
+
+    task: Task
+    spec: TaskSpec | None
+    flags: Flags = dataclasses.field(default_factory=Flags)
+    started: float = dataclasses.field(default_factory=time.monotonic)
+
+    @property
+    def timeout(self) -> float | None:
+        if self.task.timeout_seconds is not None:
+            return float(self.task.timeout_seconds)
+        return None if self.spec is None else self.spec.timeout
+
+    @property
+    def deadline(self) -> float | None:
+        timeout = self.timeout
+        return None if timeout is None else self.started + timeout
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+
+OnDone = Callable[[Job, Outcome], None]
+
+
+class Pool(Protocol):
+    """Runs jobs concurrently; reports each outcome through the ``on_done`` it was built with."""
+
+    def start(self) -> None: ...
+
+    def submit(self, job: Job) -> None: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,339 @@
+"""The worker: claim what fits in free slots, run it in a pool, heartbeat, record, repeat.
+
+One control thread owns every database round trip except progress writes and the handlers'
+own transactions: it writes finished outcomes and claims the next batch in one transaction,
+sends one heartbeat statement per interval for all held leases, and never keeps a transaction
+open while a handler runs. Handlers run in a :class:`ThreadPool` or :class:`ProcessPool`.
+
+Database trouble (restart, network) is logged and retried with capped, jittered backoff;
+finished outcomes wait in memory and are written, fenced, once the database answers.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import random
+import time
+
+from sqlalchemy.engine import Engine
+
+import queue_core
+from queue_core import DatabaseError, Lease, Task
+
+from .config import WorkerConfig
+from .jobs import Job, Pool
+from .logs import task_event
+from .outcome import Outcome, Succeeded, timeout_failure, unknown_task
+from .periodic import Clock, Scheduler, utc_now
+from .pools import make_pool
+from .recorder import Done, apply_heartbeat, log_outcomes, sync
+from .registry import Registry
+from .waker import Waker, start_listener
+
+logger = logging.getLogger(__name__)
+
+MAX_BACKOFF = 5.0
+MAX_WAIT = 1.0
+#: Exit codes of :meth:`Worker.run` (see docs/worker.md).
+EXIT_OK = 0
+EXIT_RELEASED = 3
+
+
+class Worker:
+    """One worker process's loop. ``app`` (``MODULE[:REGISTRY]``) is needed by the process pool
+    (children import it); ``database_url`` enables LISTEN wake-ups."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        engine: Engine,
+        config: WorkerConfig,
+        *,
+        database_url: str | None = None,
+        app: str | None = None,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.registry = registry
+        self.engine = engine
+        self.config = config
+        self._database_url = database_url
+        self._app = app
+        # Keyed by lease, not task id: a timed-out attempt may still run here when the same
+        # task is claimed again (by this worker) for its next attempt.
+        self._inflight: dict[Lease, Job] = {}
+        self._done: queue.SimpleQueue[Done] = queue.SimpleQueue()
+        self._pending: list[Done] = []
+        self._wake = Waker()
+        self._stopping = False  # a plain flag: set from a signal handler, read by threads
+        self._claim_due = True
+        self._next_poll = 0.0
+        self._next_heartbeat = 0.0
+        self._next_tick = 0.0
+        self._db_retry_at = 0.0
+        self._db_delay = 0.0
+        self._grace_deadline = float("inf")
+        self._scheduler = Scheduler(registry, schema=config.schema, clock=clock)
+        self._pool: Pool | None = None
+        self._stop_logged = False
+
+    # -- public -----------------------------------------------------------------------------
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    def stop(self) -> None:
+        """Graceful stop (thread-safe, signal-safe): claim nothing more, finish within grace."""
+        if not self._stopping:
+            self._grace_deadline = time.monotonic() + self.config.grace
+            self._stopping = True
+        self._wake.set()
+
+    def run(self) -> int:
+        """Run until stopped (or drained, in burst mode); returns the exit code."""
+        self._start()
+        while not self._finished():
+            self._step()
+            self._wake.wait(self._wait_time())
+        return self._shutdown()
+
+    def run_once(self) -> int:
+        """Claim once (up to ``concurrency``), run those tasks, record them; returns how many."""
+        self._start(listen=False)
+        with queue_core.translate_errors(), self.engine.begin() as conn:
+            claimed = sync(conn, self.config, [], self.config.concurrency).claimed
+        self._submit(claimed)
+        while self._inflight:
+            self._collect(block=True)
+        self._write()
+        self._close()
+        return len(claimed)
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def _step(self) -> None:
+        self._collect()
+        self._mark_timeouts()
+        now = time.monotonic()
+        if now < self._db_retry_at:
+            return
+        try:
+            self._write(claim=self._should_claim(now))
+            if now >= self._next_heartbeat:
+                self._heartbeat()
+            if self._scheduler.active and not self.config.burst and now >= self._next_tick:
+                self._next_tick = now + min(self._scheduler.tick(self.engine), MAX_WAIT)
+        except DatabaseError as exc:
+            self._db_trouble(exc)
+            return
+        self._db_ok()
+
+    def _should_claim(self, now: float) -> bool:
+        if self._stopping or len(self._inflight) >= self.config.concurrency:
+            return False
+        return self._claim_due or bool(self._pending) or now >= self._next_poll
+
+    def _write(self, *, claim: bool = False) -> None:
+        """Write pending outcomes, fused with a claim when ``claim``; raises DatabaseError."""
+        if not self._pending and not claim:
+            return
+        free = self.config.concurrency - len(self._inflight) if claim else 0
+        done = list(self._pending)
+        with queue_core.translate_errors(), self.engine.begin() as conn:
+            synced = sync(conn, self.config, done, free)
+        self._pending = []
+        log_outcomes(done, synced)
+        if claim:
+            self._claim_due = len(synced.claimed) == free
+            self._next_poll = time.monotonic() + self.config.poll_interval * _jitter(0.75, 1.25)
+            self._last_claim_empty = not synced.claimed
+        self._submit(synced.claimed)
+
+    def _submit(self, tasks: list[Task]) -> None:
+        assert self._pool is not None
+        for task in tasks:
+            job = Job(task, self.registry.tasks.get(task.task))
+            self._inflight[task.lease] = job
+            task_event("task.claimed", job)
+            if job.spec is None:
+                self._done.put((job, unknown_task(task.task, self.registry.tasks)))
+                self._wake.set()
+            else:
+                self._pool.submit(job)
+
+    def _on_done(self, job: Job, outcome: Outcome) -> None:
+        """Called from pool threads."""
+        self._done.put((job, outcome))
+        self._wake.set()
+
+    def _collect(self, *, block: bool = False) -> None:
+        """Move finished jobs from in flight to pending (written at the next round)."""
+        try:
+            if block:
+                self._add_pending(*self._done.get())
+            while True:
+                self._add_pending(*self._done.get_nowait())
+        except queue.Empty:
+            return
+
+    def _add_pending(self, job: Job, outcome: Outcome) -> None:
+        self._inflight.pop(job.task.lease, None)
+        self._pending.append(self._timed(job, outcome))
+
+    def _timed(self, job: Job, outcome: Outcome) -> Done:
+        """A thread-pool task that ran past its timeout fails with TaskTimeout, whatever it
+        returned: its lease was no longer extended."""
+        if job.flags.timed_out.is_set() and isinstance(outcome, Succeeded):
+            return job, timeout_failure(job.timeout or 0.0, job.spec, job.task.attempts)
+        return job, outcome
+
+    def _mark_timeouts(self) -> None:
+        if self.config.pool != "thread":
+            return  # the process pool kills at the deadline itself
+        now = time.monotonic()
+        for job in self._inflight.values():
+            deadline = job.deadline
+            if deadline is not None and now >= deadline and not job.flags.timed_out.is_set():
+                job.flags.timed_out.set()
+                task_event("task.timed_out", job, logging.WARNING, timeout=job.timeout)
+
+    def _heartbeat(self) -> None:
+        self._next_heartbeat = time.monotonic() + self.config.heartbeat_interval
+        # Finished but unwritten outcomes keep their leases too, so they still apply once written.
+        jobs = [
+            job
+            for job in [*self._inflight.values(), *(job for job, _ in self._pending)]
+            if not (job.flags.lease_lost.is_set() or job.flags.timed_out.is_set())
+        ]
+        if not jobs:
+            return
+        with queue_core.translate_errors(), self.engine.begin() as conn:
+            beat = queue_core.heartbeat(
+                conn,
+                [job.task.lease for job in jobs],
+                lease_for=self.config.lease,
+                schema=self.config.schema,
+            )
+        apply_heartbeat(jobs, beat)
+
+    # -- database trouble -------------------------------------------------------------------
+
+    def _db_trouble(self, exc: DatabaseError) -> None:
+        self._db_delay = min(max(self._db_delay * 2, 0.1), MAX_BACKOFF)
+        delay = self._db_delay * _jitter(0.5, 1.0)
+        self._db_retry_at = time.monotonic() + delay
+        logger.warning(
+            "database.unavailable error=%s retry_in=%.2f in_flight=%d pending=%d",
+            exc,
+            delay,
+            len(self._inflight),
+            len(self._pending),
+        )
+
+    def _db_ok(self) -> None:
+        if self._db_delay:
+            logger.info("database.recovered pending=%d", len(self._pending))
+        self._db_delay = 0.0
+
+    # -- start, wait, stop ------------------------------------------------------------------
+
+    def _start(self, *, listen: bool = True) -> None:
+        self._last_claim_empty = False
+        self._pool = make_pool(self.config, self.engine, self._on_done, app=self._app)
+        self._pool.start()
+        if listen and self.config.listen and self._database_url is not None:
+            start_listener(
+                self._database_url,
+                self.config,
+                on_notify=self._notified,
+                stopped=lambda: self._stopping,
+            )
+        logger.info(
+            "worker.started worker_id=%s queues=%s concurrency=%d pool=%s",
+            self.config.worker_id,
+            ",".join(self.config.queues),
+            self.config.concurrency,
+            self.config.pool,
+        )
+
+    def _notified(self) -> None:
+        """Called from the listener thread: one of our queues got work (or it reconnected)."""
+        self._claim_due = True
+        self._wake.set()
+
+    def _wait_time(self) -> float:
+        """Seconds until the next thing to do (at most ``MAX_WAIT``); wake-ups cut it short."""
+        now = time.monotonic()
+        if now < self._db_retry_at:
+            return min(MAX_WAIT, self._db_retry_at - now)
+        if self._pending:
+            return 0.0
+        deadlines = [self._next_heartbeat, self._grace_deadline]
+        if not self._stopping and len(self._inflight) < self.config.concurrency:
+            deadlines.append(self._next_poll)
+        if self._scheduler.active and not self.config.burst:
+            deadlines.append(self._next_tick)
+        if self.config.pool == "thread":  # timeouts this loop enforces (not yet flagged)
+            deadlines += [
+                deadline
+                for job in self._inflight.values()
+                if (deadline := job.deadline) is not None and not job.flags.timed_out.is_set()
+            ]
+        return max(0.0, min(MAX_WAIT, min(deadlines) - now))
+
+    def _finished(self) -> bool:
+        if self._stopping:
+            if not self._stop_logged:
+                self._stop_logged = True
+                logger.info(
+                    "worker.stopping in_flight=%d grace=%.1f",
+                    len(self._inflight),
+                    self.config.grace,
+                )
+            return not self._inflight or time.monotonic() >= self._grace_deadline
+        if self.config.burst:
+            return self._last_claim_empty and not self._inflight and not self._pending
+        return False
+
+    def _shutdown(self) -> int:
+        """Write what finished, release what did not; returns the exit code."""
+        self._collect()
+        unfinished = list(self._inflight.values())
+        for job in unfinished:
+            job.flags.lease_lost.set()  # whatever it returns from now on is discarded
+        for attempt in range(3):
+            try:
+                self._write()
+                self._release(unfinished)
+                break
+            except DatabaseError as exc:
+                logger.warning("worker.shutdown_write_failed attempt=%d error=%s", attempt + 1, exc)
+                time.sleep(0.5 * (attempt + 1))
+        self._close()
+        logger.info(
+            "worker.stopped worker_id=%s released=%d", self.config.worker_id, len(unfinished)
+        )
+        return EXIT_RELEASED if unfinished else EXIT_OK
+
+    def _release(self, jobs: list[Job]) -> None:
+        if not jobs:
+            return
+        with queue_core.translate_errors(), self.engine.begin() as conn:
+            released = queue_core.release(
+                conn, [job.task.lease for job in jobs], schema=self.config.schema
+            )
+        for job in jobs:
+            if job.task.id in released:
+                task_event("task.released", job)
+
+    def _close(self) -> None:
+        # The waker stays open: a slot thread stuck in a handler may still report to it.
+        self._stopping = True
+        if self._pool is not None:
+            self._pool.close()
+
+
+def _jitter(low: float, high: float) -> float:
+    """Spreads workers' polls and retries apart; not a security use of randomness."""
+    return random.uniform(low, high)  # noqa: S311

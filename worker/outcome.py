@@ -1,0 +1,149 @@
+"""Running user code: call one handler and turn whatever happens into an :class:`Outcome`.
+
+This module holds the one place where the worker catches ``Exception``: around the user's
+handler. Nothing here touches the database, so it runs the same in a thread or a child process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+import json
+import math
+import traceback
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+from typing import Any
+
+from queue_core import TaskState
+
+from .context import TaskContext
+from .errors import Cancelled, Fail, Retry
+from .registry import TaskSpec
+
+TRACEBACK_LIMIT = 8000
+MAX_RETRY_DELAY = 10 * 365 * 86400.0
+MAX_JSON_DEPTH = 64
+
+
+@dataclasses.dataclass(frozen=True)
+class Succeeded:
+    """The handler returned ``result`` (JSON)."""
+
+    result: Any
+
+
+@dataclasses.dataclass(frozen=True)
+class Failed:
+    """The attempt failed; ``retryable`` False ends the task (``dead`` or ``cancelled``)."""
+
+    error_type: str
+    error_message: str
+    error_traceback: str | None = None
+    retryable: bool = True
+    retry_in: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Recorded:
+    """Already written by the handler's own transaction: ``state`` None means lease lost."""
+
+    state: TaskState | None
+
+
+Outcome = Succeeded | Failed | Recorded
+
+
+def run_handler(spec: TaskSpec, args: dict[str, Any], ctx: TaskContext) -> Succeeded | Failed:
+    """Call ``spec.fn(ctx, **args)`` and classify the result or exception."""
+    try:
+        _signature(spec.fn).bind(ctx, **args)
+    except TypeError as exc:
+        return Failed("BadArguments", f"{spec.name}: {exc}", retryable=False)
+    try:
+        result = spec.fn(ctx, **args)
+    except Exception as exc:  # noqa: BLE001 - the one place user code's exceptions are caught
+        return classify(exc, spec, ctx.attempt)
+    return checked_result(result)
+
+
+@functools.lru_cache(maxsize=1024)
+def _signature(fn: Callable[..., Any]) -> inspect.Signature:
+    return inspect.signature(fn)
+
+
+def classify(exc: Exception, spec: TaskSpec, attempt: int) -> Failed:
+    """Map a handler's exception to a failure: Retry/Fail/Cancelled steer, ``retry_on`` filters."""
+    text = _traceback(exc)
+    last = attempt >= spec.max_attempts
+    if isinstance(exc, Retry):
+        return Failed("Retry", str(exc), text, retryable=not last, retry_in=_delay(exc.delay))
+    if isinstance(exc, Fail | Cancelled):
+        return Failed(type(exc).__name__, str(exc), text, retryable=False)
+    retryable = spec.retry_on is None or isinstance(exc, spec.retry_on)
+    return Failed(_type_name(exc), str(exc) or repr(exc), text, retryable=retryable and not last)
+
+
+def checked_result(result: Any) -> Succeeded | Failed:
+    """Refuse, as a final failure, a result that Postgres could not store as JSON."""
+    try:
+        text = json.dumps(result, allow_nan=False, ensure_ascii=False)
+        text.encode("utf-8")
+    except (TypeError, ValueError, UnicodeEncodeError) as exc:
+        return Failed(
+            "InvalidResult", f"the handler returned a non-JSON result: {exc}", None, False
+        )
+    if "\\u0000" in text or "\x00" in text:
+        return Failed("InvalidResult", "the result contains a NUL character", None, False)
+    if _depth(result) > MAX_JSON_DEPTH:
+        message = f"the result nests deeper than {MAX_JSON_DEPTH} levels"
+        return Failed("InvalidResult", message, None, False)
+    return Succeeded(json.loads(text))
+
+
+def timeout_failure(seconds: float, spec: TaskSpec | None, attempt: int) -> Failed:
+    last = spec is not None and attempt >= spec.max_attempts
+    return Failed(
+        "TaskTimeout", f"the attempt ran past its timeout of {seconds:g} s", None, not last
+    )
+
+
+def unknown_task(name: str, known: Iterable[str]) -> Failed:
+    """The final failure of a task no handler is registered for in this worker."""
+    listed = ", ".join(sorted(known)[:20]) or "none"
+    return Failed(
+        "UnknownTask",
+        f"no handler is registered for task {name!r} in this worker (known: {listed})",
+        None,
+        retryable=False,
+    )
+
+
+def _type_name(exc: BaseException) -> str:
+    kind = type(exc)
+    name = kind.__qualname__
+    return (name if kind.__module__ == "builtins" else f"{kind.__module__}.{name}")[:200]
+
+
+def _depth(value: Any) -> int:
+    """How deeply a JSON value nests (the queue refuses more than ``MAX_JSON_DEPTH``)."""
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list | tuple):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
+def _delay(value: object) -> float | None:
+    """A handler's retry delay made storable: seconds within [0, 10 years], else the backoff."""
+    if isinstance(value, timedelta):
+        value = value.total_seconds()
+    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+        return None
+    return min(max(float(value), 0.0), MAX_RETRY_DELAY)
+
+
+def _traceback(exc: BaseException) -> str:
+    text = "".join(traceback.format_exception(exc))
+    return text[-TRACEBACK_LIMIT:]

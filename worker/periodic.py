@@ -1,0 +1,105 @@
+"""Periodic tasks: every worker enqueues each due slot; the idempotency key keeps one per slot.
+
+The key is ``periodic:<task>:<slot in UTC, ISO 8601>``, so however many workers run the same
+schedule, a slot yields one task (the others' enqueues return the existing task). The task's
+``run_at`` is the slot time, so a worker whose clock runs ahead cannot start it early by the
+database clock. Slot times come from the worker's clock.
+
+Catch-up rule: a worker that starts enqueues only the most recent slot at or before now (slots
+missed while every worker was down are skipped, never replayed in a burst). A running worker
+then enqueues every slot since the last one it enqueued, so a late tick or a short database
+outage skips nothing; after a longer outage at most the ``MAX_CATCH_UP`` most recent missed
+slots are enqueued.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy.engine import Engine
+
+import queue_core
+from queue_core import IdempotencyConflict
+
+from .registry import PeriodicSpec, Registry
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+MAX_CATCH_UP = 10
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Scheduler:
+    """Tracks, per schedule, the last slot enqueued; :meth:`tick` enqueues what is due."""
+
+    def __init__(self, registry: Registry, *, schema: str, clock: Clock = utc_now) -> None:
+        self._registry = registry
+        self._schema = schema
+        self._clock = clock
+        self._last: dict[tuple[str, str], datetime] = {}
+
+    @property
+    def active(self) -> bool:
+        return bool(self._registry.periodic_specs)
+
+    def tick(self, engine: Engine) -> float:
+        """Enqueue the due slots; returns seconds until the next one. Raises DatabaseError."""
+        now = self._clock()
+        due = [
+            (spec, slot) for spec in self._registry.periodic_specs for slot in self._due(spec, now)
+        ]
+        if due:
+            with queue_core.translate_errors(), engine.begin() as conn:
+                for spec, slot in due:
+                    self._enqueue(conn, spec, slot)
+            self._last.update((_key(spec), slot) for spec, slot in due)
+        return self._until_next(now)
+
+    def _due(self, spec: PeriodicSpec, now: datetime) -> list[datetime]:
+        """At start, the latest slot; then every slot since the last one enqueued (at most
+        ``MAX_CATCH_UP``, the most recent), so a late tick never skips a slot."""
+        latest = spec.latest_slot(now)
+        last = self._last.get(_key(spec))
+        if last is None:
+            return [latest]
+        slots: list[datetime] = []
+        while (last := spec.next_slot(last)) <= latest:
+            slots = [*slots[-(MAX_CATCH_UP - 1) :], last]
+        return slots
+
+    def _enqueue(self, conn: queue_core.Executor, spec: PeriodicSpec, slot: datetime) -> None:
+        task_spec = self._registry.tasks[spec.task]
+        key = f"periodic:{spec.task}:{slot.astimezone(UTC).isoformat()}"
+        timeout = None if task_spec.timeout is None else max(1, round(task_spec.timeout))
+        try:
+            task = queue_core.enqueue(
+                conn,
+                spec.task,
+                dict(spec.args),
+                queue=task_spec.queue,
+                run_at=slot,
+                max_attempts=task_spec.max_attempts,
+                timeout_seconds=timeout,
+                idempotency_key=key,
+                schema=self._schema,
+            )
+        except IdempotencyConflict:
+            logger.warning("periodic.conflict task=%s slot=%s", spec.task, slot.isoformat())
+            return
+        logger.info(
+            "periodic.enqueued task_id=%s task=%s slot=%s", task.id, spec.task, slot.isoformat()
+        )
+
+    def _until_next(self, now: datetime) -> float:
+        nexts = [s.next_slot(now) for s in self._registry.periodic_specs]
+        return max(0.0, min((t - self._clock()).total_seconds() for t in nexts))
+
+
+def _key(spec: PeriodicSpec) -> tuple[str, str]:
+    return (spec.task, spec.schedule)

@@ -1,0 +1,116 @@
+"""Persisting outcomes: one transaction writes a batch of outcomes and claims the next tasks;
+heartbeat results are applied to the running handlers' flags.
+
+Fusing the acknowledgements with the next claim costs one commit per round instead of one per
+task. Outcomes are fenced by their lease token (queue_core), so an outcome whose lease was lost
+is simply not applied; it is logged as ``task.lease_lost``. An outcome whose lease was already
+known to be lost is not sent at all (``task.discarded``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from sqlalchemy.engine import Connection
+
+import queue_core
+from queue_core import Failure, Heartbeat, Task, TaskId, TaskState
+
+from .config import WorkerConfig
+from .jobs import Job
+from .logs import task_event
+from .outcome import Failed, Outcome, Recorded, Succeeded
+
+Done = tuple[Job, Outcome]
+
+
+@dataclasses.dataclass(frozen=True)
+class Synced:
+    """What one round wrote and claimed."""
+
+    completed: set[TaskId]
+    failed: dict[TaskId, TaskState]
+    claimed: list[Task]
+
+
+def sync(conn: Connection, config: WorkerConfig, done: list[Done], claim_n: int) -> Synced:
+    """Write ``done`` (fenced) and claim up to ``claim_n`` tasks, on the caller's transaction."""
+    live = [(job, outcome) for job, outcome in done if not job.flags.lease_lost.is_set()]
+    successes = [(job.task.lease, o.result) for job, o in live if isinstance(o, Succeeded)]
+    failures = [_failure(job, o) for job, o in live if isinstance(o, Failed)]
+    completed = queue_core.complete_many(
+        conn, successes, durable=config.durable, schema=config.schema
+    )
+    failed = queue_core.fail_many(conn, failures, durable=config.durable, schema=config.schema)
+    claimed: list[Task] = []
+    if claim_n > 0:
+        claimed = queue_core.claim(
+            conn,
+            list(config.queues),
+            claim_n,
+            lease_for=config.lease,
+            worker_id=config.worker_id,
+            schema=config.schema,
+        )
+    return Synced(completed, failed, claimed)
+
+
+def log_outcomes(done: list[Done], synced: Synced) -> None:
+    """One line per outcome, after the commit that made it true."""
+    for job, outcome in done:
+        task_id = job.task.id
+        if isinstance(outcome, Recorded):
+            _log_recorded(job, outcome)
+        elif job.flags.lease_lost.is_set():
+            task_event("task.discarded", job, logging.WARNING, reason="lease_lost")
+        elif isinstance(outcome, Succeeded):
+            _log_applied(job, TaskState.SUCCEEDED if task_id in synced.completed else None)
+        else:
+            _log_failure(job, outcome, synced.failed.get(task_id))
+
+
+def _log_recorded(job: Job, outcome: Recorded) -> None:
+    _log_applied(job, outcome.state)
+
+
+def _log_applied(job: Job, state: TaskState | None) -> None:
+    if state is None:
+        task_event("task.lease_lost", job, logging.WARNING, result="discarded")
+    else:
+        task_event("task.succeeded", job)
+
+
+def _log_failure(job: Job, outcome: Failed, state: TaskState | None) -> None:
+    if state is None:
+        task_event("task.lease_lost", job, logging.WARNING, result="discarded")
+        return
+    event = {
+        TaskState.QUEUED: "task.retrying",
+        TaskState.DEAD: "task.dead",
+        TaskState.CANCELLED: "task.cancelled",
+    }.get(state, "task.failed")
+    level = logging.INFO if state is TaskState.CANCELLED else logging.WARNING
+    task_event(event, job, level, error_type=outcome.error_type, error=outcome.error_message[:200])
+
+
+def apply_heartbeat(jobs: list[Job], beat: Heartbeat) -> None:
+    """Flag the handlers whose lease was lost or whose task was asked to cancel."""
+    for job in jobs:
+        if job.task.id in beat.lost:
+            job.flags.lease_lost.set()
+            task_event("task.lease_lost", job, logging.WARNING, result="handler_running")
+        elif beat.held.get(job.task.id) and not job.flags.cancel_requested.is_set():
+            job.flags.cancel_requested.set()
+            task_event("task.cancel_requested", job)
+
+
+def _failure(job: Job, outcome: Failed) -> Failure:
+    return Failure(
+        job.task.lease,
+        outcome.error_type,
+        outcome.error_message,
+        outcome.error_traceback,
+        retryable=outcome.retryable,
+        retry_in=outcome.retry_in,
+    )
