@@ -12,6 +12,7 @@ so every scrape sums the counters of all worker processes.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -34,6 +35,8 @@ from queue_core import Task
 
 from .auth import require
 from .problems import Problem, handle_core, handle_problem, handle_unexpected
+
+logger = logging.getLogger(__name__)
 
 REGISTRY_KEY = "taskrow_metrics"
 
@@ -100,8 +103,13 @@ def init_app(app: Flask, engine: Engine, schema: str) -> None:
 
 
 def record_enqueued(tasks: list[Task]) -> None:
-    for task in tasks:
-        ENQUEUED.labels(queue=task.queue).inc()
+    """Count accepted tasks. Runs after the commit, so it must never fail the request: a
+    metrics store that went missing costs a log line, not a 500 for a task that exists."""
+    try:
+        for task in tasks:
+            ENQUEUED.labels(queue=task.queue).inc()
+    except OSError as exc:
+        logger.warning("api.metrics_failed error=%s", exc)
 
 
 @blueprint.get("/metrics")
@@ -117,9 +125,13 @@ def _start_timer() -> None:
 
 def _observe(response: Response) -> Response:
     started = g.get("taskrow_started")
-    if started is not None:
-        route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+    if started is None:
+        return response
+    route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+    try:
         REQUESTS.labels(
             route=route, method=request.method, status=str(response.status_code)
         ).observe(time.perf_counter() - started)
+    except OSError as exc:  # as in record_enqueued: the answer stands
+        logger.warning("api.metrics_failed error=%s", exc)
     return response

@@ -27,6 +27,18 @@ def engine_url(url: str) -> sa.URL:
     raise ValueError(f"not a PostgreSQL URL: {parsed.render_as_string(hide_password=True)}")
 
 
+#: libpq settings that notice a peer that vanished without closing the connection (host gone,
+#: network cut, a blackhole): keepalive probes after 10 s idle, and no sent data may stay
+#: unacknowledged for more than 20 s. Without them a blocked read can wait for hours.
+DEAD_PEER_DETECTION: dict[str, int] = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 2,
+    "tcp_user_timeout": 20_000,
+}
+
+
 def create_engine(
     url: str,
     *,
@@ -40,15 +52,25 @@ def create_engine(
     """An engine on psycopg 3 whose failures surface within seconds, not minutes.
 
     ``pool_timeout`` bounds the wait for a free connection and ``connect_timeout`` the wait for
-    a new one, so a caller facing a dead database gets :class:`DatabaseUnavailable` quickly.
+    a new one, so a caller facing a dead database gets :class:`DatabaseUnavailable` quickly;
+    TCP keepalives and a user timeout (:data:`DEAD_PEER_DETECTION`) break connections whose
+    peer vanished silently. Parameters given in the URL's query string take precedence.
     """
+    parsed = engine_url(url)
+    connect_args: dict[str, object] = {
+        "connect_timeout": connect_timeout,
+        "application_name": application_name,
+        **DEAD_PEER_DETECTION,
+    }
+    for name in parsed.query:
+        connect_args.pop(name, None)
     return sa.create_engine(
-        engine_url(url),
+        parsed,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_timeout=pool_timeout,
         pool_pre_ping=pre_ping,
-        connect_args={"connect_timeout": connect_timeout, "application_name": application_name},
+        connect_args=connect_args,
     )
 
 

@@ -15,8 +15,9 @@ import time
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
-from .db import engine_url
+from .db import DEAD_PEER_DETECTION, engine_url
 from .schema import DEFAULT_SCHEMA, notify_channel
 
 logger = logging.getLogger(__name__)
@@ -69,7 +70,9 @@ class Listener:
             return None
         try:
             conn = psycopg.connect(
-                self._conninfo, autocommit=True, connect_timeout=self._connect_timeout
+                make_conninfo(self._conninfo, **DEAD_PEER_DETECTION),
+                autocommit=True,
+                connect_timeout=self._connect_timeout,
             )
             conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
         except psycopg.Error as exc:

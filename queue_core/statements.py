@@ -59,23 +59,36 @@ _CLAIM_NEXT_STATE = """CASE
     WHEN t.state = 'running' AND t.attempts >= t.max_attempts THEN 'dead'
     ELSE 'running' END"""
 
-# Leases up to :n claimable tasks of :queues to :worker_id. Claimable: queued and due, or running
-# with an expired lease. SKIP LOCKED lets concurrent claimers pass each other; attempts are
-# counted here, at claim, so a task that kills its worker still uses them up.
-# Each queue is read by its own ordered scan of the claim index (a LATERAL per queue name), so no
-# claim ever sorts the backlog; rows a multi-queue claim locks but does not take stay locked
-# only until this short transaction commits.
+# Leases up to :n claimable tasks of :queues to :worker_id. Claimable: running with an expired
+# lease (taken first, whatever the backlog: a dead worker's tasks are rescued within the lease
+# time, not after the queue drains), then queued and due, by priority, run_at, id. SKIP LOCKED
+# lets concurrent claimers pass each other; attempts are counted here, at claim, so a task that
+# kills its worker still uses them up.
+# Each queue is read by ordered scans of two small partial indexes (a LATERAL per queue name),
+# so no claim ever sorts the backlog; rows a claim locks but does not take stay locked only
+# until this short transaction commits.
 _CLAIM = """
-WITH picked AS (
-    SELECT c.id, c.due_at FROM unnest(CAST(:queues AS text[])) AS q(name)
+WITH candidates AS (
+    SELECT c.* FROM unnest(CAST(:queues AS text[])) AS q(name)
     CROSS JOIN LATERAL (
-        SELECT id, priority, run_at AS due_at FROM {s}.tasks
-        WHERE queue = q.name AND state IN ('queued', 'running') AND run_at <= now()
+        SELECT id, 0 AS rank, 0 AS priority, run_at AS due_at FROM {s}.tasks
+        WHERE queue = q.name AND state = 'running' AND run_at <= now()
+        ORDER BY run_at
+        LIMIT :n
+        FOR UPDATE SKIP LOCKED
+    ) AS c
+    UNION ALL
+    SELECT c.* FROM unnest(CAST(:queues AS text[])) AS q(name)
+    CROSS JOIN LATERAL (
+        SELECT id, 1 AS rank, priority, run_at AS due_at FROM {s}.tasks
+        WHERE queue = q.name AND state = 'queued' AND run_at <= now()
         ORDER BY priority DESC, run_at, id
         LIMIT :n
         FOR UPDATE SKIP LOCKED
     ) AS c
-    ORDER BY c.priority DESC, c.due_at, c.id
+), picked AS (
+    SELECT id, rank, priority, due_at FROM candidates
+    ORDER BY rank, priority DESC, due_at, id
     LIMIT :n
 ), updated AS (
     UPDATE {s}.tasks AS t SET
@@ -99,9 +112,9 @@ WITH picked AS (
             ELSE t.error_message END
     FROM picked
     WHERE t.id = picked.id
-    RETURNING t.*, picked.due_at
+    RETURNING t.*, picked.rank, picked.priority AS claim_priority, picked.due_at
 )
-SELECT * FROM updated WHERE state = 'running' ORDER BY priority DESC, due_at, id
+SELECT * FROM updated WHERE state = 'running' ORDER BY rank, claim_priority DESC, due_at, id
 """
 
 # Extends every lease of :ids whose token still matches, in one statement per worker per beat.

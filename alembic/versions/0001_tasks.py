@@ -17,7 +17,6 @@ branch_labels = None
 depends_on = None
 
 TIMESTAMPTZ = postgresql.TIMESTAMP(timezone=True)
-ACTIVE = "state IN ('queued', 'running')"
 FINISHED = "state IN ('succeeded', 'dead', 'cancelled')"
 
 
@@ -70,7 +69,14 @@ def upgrade() -> None:
         "tasks",
         ["queue", sa.text("priority DESC"), "run_at", "id"],
         schema=schema,
-        postgresql_where=sa.text(ACTIVE),
+        postgresql_where=sa.text("state = 'queued'"),
+    )
+    op.create_index(
+        "tasks_lease_expiry_idx",
+        "tasks",
+        ["queue", "run_at"],
+        schema=schema,
+        postgresql_where=sa.text("state = 'running'"),
     )
     op.create_index(
         "tasks_idempotency_key",

@@ -97,6 +97,6 @@ def test_claim_uses_its_partial_index_with_100k_finished_tasks(engine: Engine) -
         )
         queue_core.enqueue_many(conn, [NewTask("t") for _ in range(50)])
     plan = _claim_plan(engine)
-    assert "tasks_claim_idx" in plan
+    assert "tasks_claim_idx" in plan and "tasks_lease_expiry_idx" in plan
     assert "Seq Scan" not in plan
     assert len(claim(engine, n=10)) == 10

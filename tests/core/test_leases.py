@@ -79,6 +79,17 @@ def test_expired_lease_makes_the_task_claimable_again_with_attempts_counted(engi
     assert second.lease_token != first.lease_token and second.worker_id == "rescuer"
 
 
+def test_a_dead_workers_tasks_are_rescued_before_the_backlog(engine: Engine) -> None:
+    stranded = enqueue(engine, priority=0)
+    claim(engine, worker_id="dies")
+    with engine.begin() as conn:  # a backlog that is due, and of higher priority
+        queue_core.enqueue_many(conn, [NewTask("t", priority=9) for _ in range(50)])
+    expire_leases(engine)
+    first = claim(engine, n=5, worker_id="rescuer")
+    assert first[0].id == stranded.id and first[0].attempts == 2
+    assert [t.priority for t in first[1:]] == [9, 9, 9, 9]
+
+
 def test_poison_task_that_kills_its_worker_ends_dead_after_max_attempts(engine: Engine) -> None:
     task = enqueue(engine, max_attempts=3)
     for attempt in (1, 2, 3):

@@ -64,7 +64,7 @@ def test_dev_runs_the_whole_system_and_stops_cleanly(tmp_path: Path) -> None:
             timeout=90,
             what="the dev banner",
         )
-        token = re.search(r"API key\s+(\S+)", banner).group(1)  # type: ignore[union-attr]
+        token = re.search(r"API key\s+(trk_\S+)", banner).group(1)  # type: ignore[union-attr]
         children = psutil.Process(dev.pid).children(recursive=True)
         assert len(children) >= 2
         base = f"http://127.0.0.1:{port}"
