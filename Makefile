@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck contracts pytest browser clean
+.PHONY: run test lint typecheck contracts pytest browser clean soak
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "taskrow needs Python 3.11 or newer")'
@@ -44,3 +44,8 @@ browser:
 
 clean:
 	rm -rf $(VENV) .taskrow .pytest_cache .mypy_cache .ruff_cache
+
+# Mixed faults under load for SOAK_SECONDS (default 1800), then the chaos checker's table;
+# fails if anything acknowledged was lost, stuck or overwritten. See docs/reliability.md.
+soak: $(STAMP)
+	$(BIN)/python -u -m tests.chaos.soak

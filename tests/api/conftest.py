@@ -140,8 +140,8 @@ def running_server(db_url: str, folder: Path, **env: str) -> Iterator[CheckedSes
                 "8",
             ],
             env=environ,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
+            stdout=log,  # the access log too
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         session = CheckedSession(f"http://127.0.0.1:{port}")

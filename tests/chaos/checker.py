@@ -1,0 +1,237 @@
+"""The checker, in the manner of Jepsen's queue checker: what became of every acknowledged task.
+
+Inputs: the load generator's record of every 202 (id and task name), the ``tasks`` table, the
+``chaos_executions`` table the handlers commit to, and the fault :class:`Event` list. Outputs a
+:class:`Report` whose :meth:`Report.table` is the per-scenario summary and whose
+:meth:`Report.problems` lists every broken promise:
+
+- lost: acknowledged but absent, or finished in the wrong state (good work must succeed,
+  poison must end dead);
+- stuck: acknowledged and still queued or running after the settle time;
+- zombie overwrites: a succeeded task whose stored result was written by an attempt other than
+  the row's last claim (the handler puts its attempt number in the result);
+- results without an execution: a stored result that no recorded execution produced;
+- duplicated executions: allowed, but for each task never more than the faults that exposed it
+  (a kill or SIGSTOP whose worker held it, or a database fault while it ran);
+- recovery: from each SIGKILL / SIGSTOP until every task that worker held is finished again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from .report import Recovery, Report
+
+FINAL = frozenset({"succeeded", "dead", "cancelled"})
+#: How far around a database-level fault an execution counts as exposed to it (seconds): the
+#: completion of a handler that just returned is written within this time.
+EXPOSURE_MARGIN = 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    """One fault. ``held``: the ids the faulted worker held (SIGKILL, SIGSTOP); ``None`` for a
+    database-level fault, whose exposed tasks are those with an execution in the window."""
+
+    kind: str
+    at: float
+    end: float
+    held: frozenset[str] | None
+    backlog: int | None = None  # queued tasks already due when the fault struck
+
+
+@dataclasses.dataclass(frozen=True)
+class Acknowledged:
+    ids: dict[str, str]  # id -> task name
+    refused: dict[str, int]  # status or error name -> count
+
+
+@dataclasses.dataclass(frozen=True)
+class Execution:
+    attempt: int
+    pid: int
+    started: float
+    recorded: float
+
+
+def expected_state(task: str) -> str:
+    return "dead" if task.startswith("poison.") else "succeeded"
+
+
+def read_acknowledged(*files: Path) -> Acknowledged:
+    ids: dict[str, str] = {}
+    refused: dict[str, int] = defaultdict(int)
+    for file in files:
+        for line in file.read_text().splitlines():
+            kind, _, rest = line.partition(" ")
+            if kind == "A":
+                task_id, _, task = rest.partition(" ")
+                ids[task_id] = task
+            elif kind == "E":
+                refused[rest] += 1
+    return Acknowledged(ids, dict(refused))
+
+
+def _rows(engine: Engine, ids: list[str]) -> dict[str, Any]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT id::text AS id, task, state, attempts, result,"
+                " extract(epoch FROM started_at)::float AS started,"
+                " extract(epoch FROM finished_at)::float AS finished"
+                " FROM taskrow.tasks WHERE id = ANY(CAST(:ids AS uuid[]))"
+            ),
+            {"ids": ids},
+        )
+        return {row.id: row for row in rows}
+
+
+def _executions(engine: Engine) -> dict[str, list[Execution]]:
+    found: dict[str, list[Execution]] = defaultdict(list)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT task_id::text AS id, attempt, pid, started, recorded FROM chaos_executions"
+            )
+        )
+        for row in rows:
+            found[row.id].append(Execution(row.attempt, row.pid, row.started, row.recorded))
+    return found
+
+
+def _created(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(sa.text("SELECT count(*) FROM taskrow.tasks")).scalar_one())
+
+
+def unfinished(engine: Engine, ids: list[str]) -> int:
+    """How many of ``ids`` are not in a final state (absent ones count)."""
+    rows = _rows(engine, ids)
+    return sum(1 for i in ids if i not in rows or rows[i].state not in FINAL)
+
+
+def _exposures(task_id: str, executions: list[Execution], events: list[Event]) -> int:
+    """How many faults could have made ``task_id`` run again."""
+    count = 0
+    for event in events:
+        if event.held is not None:
+            count += task_id in event.held
+        elif any(
+            e.started <= event.end + EXPOSURE_MARGIN and e.recorded >= event.at - EXPOSURE_MARGIN
+            for e in executions
+        ):
+            count += 1
+    return count
+
+
+@dataclasses.dataclass
+class _Verdicts:
+    """The per-task findings, accumulated by :meth:`judge`."""
+
+    states: dict[str, int] = dataclasses.field(default_factory=lambda: defaultdict(int))
+    lost: list[str] = dataclasses.field(default_factory=list)
+    stuck: list[str] = dataclasses.field(default_factory=list)
+    zombies: list[str] = dataclasses.field(default_factory=list)
+    unexplained: list[str] = dataclasses.field(default_factory=list)
+    over: list[str] = dataclasses.field(default_factory=list)
+    executions: int = 0
+    duplicates: int = 0
+    exposed: int = 0
+
+    def judge(
+        self, task_id: str, task: str, row: Any, runs: list[Execution], events: list[Event]
+    ) -> None:
+        if row is None:
+            self.lost.append(task_id)
+            return
+        self.states[row.state] += 1
+        if row.state not in FINAL:
+            self.stuck.append(task_id)
+        elif row.state != expected_state(task):
+            self.lost.append(task_id)
+        if row.state == "succeeded" and task == "work":
+            self._result(task_id, row, runs)
+        self._runs(task_id, runs, events)
+
+    def _result(self, task_id: str, row: Any, runs: list[Execution]) -> None:
+        """The stored result must come from the last claim and from a recorded execution."""
+        result = row.result if isinstance(row.result, dict) else json.loads(row.result)
+        if result.get("attempt") != row.attempts:
+            self.zombies.append(task_id)
+        produced = (result.get("attempt"), result.get("pid"))
+        if not any((e.attempt, e.pid) == produced for e in runs):
+            self.unexplained.append(task_id)
+
+    def _runs(self, task_id: str, runs: list[Execution], events: list[Event]) -> None:
+        exposure = _exposures(task_id, runs, events)
+        extra = max(0, len(runs) - 1)
+        self.executions += len(runs)
+        self.duplicates += extra
+        self.exposed += exposure
+        if extra > exposure:
+            self.over.append(task_id)
+
+
+def check(
+    scenario: str,
+    engine: Engine,
+    acknowledged: Acknowledged,
+    events: list[Event],
+    *,
+    lease: float,
+    seconds: float,
+) -> Report:
+    """Judge every acknowledged task once the scenario has settled."""
+    rows = _rows(engine, list(acknowledged.ids))
+    executions = _executions(engine)
+    verdicts = _Verdicts()
+    for task_id, task in acknowledged.ids.items():
+        verdicts.judge(task_id, task, rows.get(task_id), executions.get(task_id, []), events)
+    kinds: dict[str, int] = defaultdict(int)
+    for event in events:
+        kinds[event.kind] += 1
+    return Report(
+        scenario=scenario,
+        seconds=seconds,
+        lease=lease,
+        acknowledged=len(acknowledged.ids),
+        refused=acknowledged.refused,
+        states=dict(verdicts.states),
+        poison=sum(1 for t in acknowledged.ids.values() if t.startswith("poison.")),
+        lost=verdicts.lost,
+        stuck=verdicts.stuck,
+        zombie_overwrites=verdicts.zombies,
+        unexplained_results=verdicts.unexplained,
+        unacknowledged=_created(engine) - len(rows),
+        executions=verdicts.executions,
+        duplicates=verdicts.duplicates,
+        exposed=verdicts.exposed,
+        over_bound=verdicts.over,
+        events=dict(kinds),
+        recoveries=_recoveries(events, rows),
+    )
+
+
+def _recoveries(events: list[Event], rows: dict[str, Any]) -> list[Recovery]:
+    """From each kill/stop until the last task that worker held was claimed and finished again."""
+    found = []
+    for event in events:
+        if not event.held:
+            continue
+        held = [rows.get(t) for t in event.held]
+        claims = [r.started if r is not None and r.started else math.inf for r in held]
+        ends = [r.finished if r is not None and r.finished else math.inf for r in held]
+        found.append(
+            Recovery(
+                event.kind, len(held), max(claims) - event.at, max(ends) - event.at, event.backlog
+            )
+        )
+    return found

@@ -1,0 +1,114 @@
+"""Handlers of the chaos workers (``--app tests.chaos.handlers``).
+
+``work`` is the good task: it records every execution it finishes in ``chaos_executions``
+(task id, attempt, worker pid, start and end time) on a connection of its own, committed before
+it returns, so a re-execution is visible even when the completion that followed was lost. Its
+result carries the attempt number, so the checker can tell a zombie's overwrite from the last
+claim's outcome. The others are poison: each one fails its attempt in its own way.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import resource
+import threading
+import time
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+import queue_core
+from worker import Registry, TaskContext
+
+RECORD_URL_ENV = "CHAOS_RECORD_URL"
+GOOD_ATTEMPTS = 50
+POISON_ATTEMPTS = 3
+HOG_LIMIT = 256 * 2**20
+
+registry = Registry()
+_engines: dict[int, Engine] = {}
+_lock = threading.Lock()
+
+EXECUTIONS_DDL = """
+CREATE TABLE IF NOT EXISTS chaos_executions (
+    task_id uuid NOT NULL,
+    attempt integer NOT NULL,
+    pid integer NOT NULL,
+    started double precision NOT NULL,
+    recorded double precision NOT NULL DEFAULT extract(epoch FROM clock_timestamp())
+)
+"""
+
+
+def _engine() -> Engine:
+    """One small engine per process (a forked child must not share its parent's sockets)."""
+    with _lock:
+        engine = _engines.get(os.getpid())
+        if engine is None:
+            url = os.environ[RECORD_URL_ENV]
+            engine = queue_core.create_engine(url, pool_size=2, max_overflow=2, pre_ping=True)
+            _engines[os.getpid()] = engine
+        return engine
+
+
+def record(ctx: TaskContext, started: float) -> None:
+    """Commit one execution row; raises (failing the attempt) if the database is away."""
+    with _engine().begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO chaos_executions (task_id, attempt, pid, started)"
+                " VALUES (:id, :attempt, :pid, :started)"
+            ),
+            {"id": ctx.task_id, "attempt": ctx.attempt, "pid": os.getpid(), "started": started},
+        )
+
+
+@registry.task("work", max_attempts=GOOD_ATTEMPTS)
+def work(ctx: TaskContext, n: int, ms: int = 30) -> dict[str, Any]:
+    started = time.time()
+    time.sleep(ms / 1000)
+    record(ctx, started)
+    return {"n": n, "attempt": ctx.attempt, "pid": os.getpid()}
+
+
+@registry.task("poison.raise", max_attempts=POISON_ATTEMPTS)
+def poison_raise(ctx: TaskContext) -> None:
+    raise RuntimeError(f"poison raised on attempt {ctx.attempt}")
+
+
+@registry.task("poison.exit", max_attempts=POISON_ATTEMPTS)
+def poison_exit(ctx: TaskContext) -> None:
+    os._exit(13)
+
+
+@registry.task("poison.segfault", max_attempts=POISON_ATTEMPTS)
+def poison_segfault(ctx: TaskContext) -> None:
+    ctypes.string_at(0)  # reads address 0: SIGSEGV
+
+
+@registry.task("poison.loop", max_attempts=POISON_ATTEMPTS, timeout=1.0)
+def poison_loop(ctx: TaskContext) -> None:
+    """Never returns; only the timeout ends it (sleeps in the loop to spare the shared CPUs)."""
+    while True:
+        time.sleep(0.01)
+
+
+@registry.task("poison.hog", max_attempts=POISON_ATTEMPTS)
+def poison_hog(ctx: TaskContext) -> None:
+    """Grows until the address-space limit stops it (MemoryError), as a capped container would.
+
+    The limit is set for this process only (a process-pool child) and put back afterwards.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    with open("/proc/self/statm") as statm:
+        size = int(statm.read().split()[0]) * resource.getpagesize()
+    resource.setrlimit(resource.RLIMIT_AS, (size + HOG_LIMIT, hard))
+    hoard: list[bytearray] = []
+    try:
+        while True:
+            hoard.append(bytearray(16 * 2**20))
+    finally:
+        hoard.clear()
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))

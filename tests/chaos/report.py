@@ -1,0 +1,106 @@
+"""The checker's verdict on one scenario, and the summary table it prints."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import statistics
+
+
+@dataclasses.dataclass(frozen=True)
+class Recovery:
+    """One kill/stop: how many tasks the worker held, the seconds until the last of them was
+    claimed again and finished again, and the due backlog it had to queue behind."""
+
+    kind: str
+    held: int
+    reclaimed: float
+    finished: float
+    backlog: int | None
+
+    def text(self) -> str:
+        return (
+            f"{self.kind}: {self.held} held, reclaimed <= {self.reclaimed:.2f} s, "
+            f"done <= {self.finished:.2f} s, due backlog {self.backlog}"
+        )
+
+
+@dataclasses.dataclass
+class Report:
+    scenario: str
+    seconds: float
+    lease: float
+    acknowledged: int
+    refused: dict[str, int]
+    states: dict[str, int]
+    poison: int
+    lost: list[str]
+    stuck: list[str]
+    zombie_overwrites: list[str]
+    unexplained_results: list[str]
+    unacknowledged: int  # rows created for requests that got no 202 (allowed)
+    executions: int
+    duplicates: int
+    exposed: int
+    over_bound: list[str]
+    events: dict[str, int]
+    recoveries: list[Recovery]
+
+    @property
+    def recovery_bound(self) -> float:
+        return self.lease + 2.0
+
+    def problems(self, *, check_recovery: bool = True) -> list[str]:
+        found = []
+        for name, ids in (
+            ("lost", self.lost),
+            ("stuck", self.stuck),
+            ("zombie overwrites", self.zombie_overwrites),
+            ("results without an execution", self.unexplained_results),
+            ("tasks re-executed more often than faults exposed them", self.over_bound),
+        ):
+            if ids:
+                found.append(f"{name}: {len(ids)} (e.g. {', '.join(ids[:5])})")
+        slow = [r.text() for r in self.recoveries if r.finished > self.recovery_bound]
+        if check_recovery and slow:
+            found.append(f"recoveries over {self.recovery_bound:g} s: " + "; ".join(slow))
+        return found
+
+    def table(self) -> str:
+        recovery = "-"
+        if self.recoveries:
+            times = [r.finished for r in self.recoveries]
+            finite = [r for r in times if math.isfinite(r)]
+            worst = max(times)
+            median = statistics.median(finite) if finite else math.inf
+            recovery = f"max {worst:.2f} s, median {median:.2f} s over {len(self.recoveries)}"
+        rows = [
+            ("acknowledged (202)", str(self.acknowledged), ""),
+            ("answers other than 202", str(sum(self.refused.values())), "allowed (no promise)"),
+            ("tasks created without a 202", str(self.unacknowledged), "allowed (at least once)"),
+            ("final states", _counts(self.states), f"{self.poison} poison must be dead"),
+            ("lost", str(len(self.lost)), "must be 0"),
+            ("stuck after settle", str(len(self.stuck)), "must be 0"),
+            ("zombie overwrites", str(len(self.zombie_overwrites)), "must be 0"),
+            ("results without an execution", str(len(self.unexplained_results)), "must be 0"),
+            ("executions recorded", str(self.executions), ""),
+            ("duplicated executions", str(self.duplicates), f"<= {self.exposed} exposed by faults"),
+            (
+                "recovery after kill/stop",
+                recovery,
+                f"each <= lease + 2 = {self.recovery_bound:g} s",
+            ),
+        ]
+        width = max(len(r[0]) for r in rows)
+        value_width = max(len(r[1]) for r in rows)
+        title = f"chaos scenario: {self.scenario} ({self.seconds:.1f} s, lease {self.lease:g} s)"
+        lines = [title, "-" * len(title)]
+        lines += [f"{a:<{width}}  {b:<{value_width}}  {c}".rstrip() for a, b, c in rows]
+        lines.append(f"faults: {_counts(self.events) or 'none'}")
+        if self.refused:
+            lines.append(f"answers other than 202: {_counts(self.refused)}")
+        return "\n".join(lines)
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{key} {value}" for key, value in sorted(counts.items()))

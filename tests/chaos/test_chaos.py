@@ -1,0 +1,83 @@
+"""The bounded chaos suite: each scenario runs real processes under one kind of fault, then
+the checker demands lost = 0, zombie overwrites = 0, stuck = 0 (and duplicates bounded by the
+faults, and recovery within lease + 2 s where the load leaves the workers headroom). The long
+mixed run is ``make soak`` (tests/chaos/soak.py)."""
+
+from __future__ import annotations
+
+from . import scenarios
+from .checker import Report
+from .cluster import Cluster
+from .scenarios import GOOD, POISONED, SLOW, Load
+
+
+def assert_sound(report: Report, *, check_recovery: bool = True) -> None:
+    problems = report.problems(check_recovery=check_recovery)
+    assert not problems, f"{report.table()}\n" + "\n".join(problems)
+
+
+def test_sigkill_random_workers(cluster: Cluster) -> None:
+    cluster.start_api()
+    cluster.add_workers(3)
+    load = Load(200, 16.0, SLOW, pause=0.3)
+    report = scenarios.run(cluster, "SIGKILL random workers", load, scenarios.kill_workers)
+    assert_sound(report)
+    assert report.events["kill worker"] >= 3
+    assert report.recoveries, "no kill hit a worker that held tasks"
+
+
+def test_sigkill_gunicorn_workers_mid_request(cluster: Cluster) -> None:
+    cluster.start_api()
+    cluster.add_workers(2)
+    load = Load(300, 12.0, GOOD, threads=6, pause=0.05)
+    report = scenarios.run(cluster, "SIGKILL gunicorn workers", load, scenarios.kill_api_workers)
+    assert_sound(report)
+    assert report.events["kill gunicorn worker"] >= 5
+    assert report.refused, "no request was cut off: the kills did not land mid-request"
+
+
+def test_postgres_crash_and_restart_under_load(cluster: Cluster) -> None:
+    cluster.start_api()
+    cluster.add_workers(2)
+    load = Load(300, 12.0, GOOD, pause=0.1)
+    report = scenarios.run(cluster, "Postgres immediate stop", load, scenarios.crash_postgres)
+    assert_sound(report)
+    assert report.events["postgres crash"] == 2
+    assert report.refused, "the API answered 202 through a database outage"
+
+
+def test_connection_faults_through_the_proxy(cluster: Cluster) -> None:
+    cluster.start_api()
+    cluster.add_workers(3)
+    load = Load(300, 13.0, SLOW, pause=0.2)
+    report = scenarios.run(cluster, "latency, resets, blackhole", load, scenarios.network_faults)
+    assert_sound(report)
+    assert {"reset connections", "latency 200 ms", "blackhole 5 s"} <= set(report.events)
+
+
+def test_sigstop_worker_past_its_lease(cluster: Cluster) -> None:
+    cluster.start_api()
+    cluster.add_workers(3)
+    load = Load(150, 12.0, SLOW, pause=0.25)
+    report = scenarios.run(cluster, "SIGSTOP past the lease (zombie)", load, scenarios.zombies)
+    assert_sound(report)
+    assert report.events["zombie (SIGSTOP)"] == 2
+    assert report.recoveries, "no stopped worker held a task"
+
+
+def test_poison_handlers_end_dead_and_good_tasks_succeed(cluster: Cluster) -> None:
+    cluster.start_api()
+    cluster.add_workers(2, "--pool", "process", concurrency=3)
+    load = Load(120, 15.0, POISONED, pause=0.2, pattern=scenarios.POISON_PATTERN)
+    report = scenarios.run(cluster, "poison handlers", load, scenarios.no_faults, settle=60.0)
+    assert_sound(report)
+    assert report.poison == 10 and report.states["dead"] == report.poison
+
+
+def test_mixed_faults(cluster: Cluster) -> None:
+    cluster.start_api()
+    cluster.add_workers(3)
+    load = Load(300, 25.0, SLOW, pause=0.3)
+    report = scenarios.run(cluster, "mixed faults", load, scenarios.mixed)
+    assert_sound(report)
+    assert len(report.events) >= 3
