@@ -1,0 +1,126 @@
+"""``taskrow bench SCENARIO``: the click command."""
+
+from __future__ import annotations
+
+import subprocess
+
+import click
+
+from queue_core import TaskrowError, translate_errors
+
+from ..config import Settings
+from ..embedded import EmbeddedPostgresError
+from .drain import Layout
+from .procs import BenchError
+from .scenarios import SCENARIOS, Options
+from .server import server
+
+DEFAULT_LAYOUTS = "1x50,2x25"
+
+
+def _layouts(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[Layout, ...]:
+    try:
+        return tuple(Layout.parse(part.strip()) for part in value.split(",") if part.strip())
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+@click.command("bench")
+@click.argument("scenario", type=click.Choice(sorted(SCENARIOS)))
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@click.option(
+    "--compare", is_flag=True, help="Also measure PgQueuer 1.6 and the raw-SQL ceiling (pgbench)."
+)
+@click.option("--tasks", type=click.IntRange(1), help="Tasks (drain 20,000; bulk, memory 100,000).")
+@click.option(
+    "--repeat",
+    type=click.IntRange(1, 20),
+    default=3,
+    show_default=True,
+    help="Runs; the median is reported.",
+)
+@click.option(
+    "--layout",
+    "layouts",
+    default=DEFAULT_LAYOUTS,
+    show_default=True,
+    callback=_layouts,
+    help="Worker layouts PROCESSESxTHREADS, comma-separated (history uses the first).",
+)
+@click.option(
+    "--batch",
+    type=click.IntRange(1, 10_000),
+    default=1000,
+    show_default=True,
+    help="enqueue-bulk: rows per enqueue_many.",
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(1, 5000),
+    default=200,
+    show_default=True,
+    help="latency: enqueues per second.",
+)
+@click.option(
+    "--seconds",
+    type=click.IntRange(1, 3600),
+    default=10,
+    show_default=True,
+    help="latency, enqueue-http: duration.",
+)
+@click.option(
+    "--connections",
+    type=click.IntRange(1, 1000),
+    default=16,
+    show_default=True,
+    help="enqueue-http: wrk connections.",
+)
+@click.option(
+    "--http-workers",
+    type=click.IntRange(1, 64),
+    default=2,
+    show_default=True,
+    help="enqueue-http: gunicorn workers for both apps.",
+)
+@click.option(
+    "--finished",
+    type=click.IntRange(0),
+    default=1_000_000,
+    show_default=True,
+    help="history: finished tasks seeded.",
+)
+@click.option(
+    "--future",
+    type=click.IntRange(0),
+    default=100_000,
+    show_default=True,
+    help="history: future-scheduled tasks seeded.",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 1000),
+    default=10,
+    show_default=True,
+    help="latency, memory: worker threads.",
+)
+@click.option(
+    "--rq/--no-rq",
+    default=True,
+    show_default=True,
+    help="enqueue-http: also serve and load the Flask + RQ endpoint (needs .venv-bench).",
+)
+def bench(scenario: str, as_json: bool, **options: object) -> None:
+    """Measure one SCENARIO and print its figures (a table, or JSON with --json).
+
+    The database server is TASKROW_DATABASE_URL's (each measurement creates and drops its own
+    databases there), or an embedded Postgres started for the run. See benchmarks/README.md.
+    """
+    settings = Settings.from_env()
+    try:
+        with translate_errors(), server(settings.database_url) as url:
+            report = SCENARIOS[scenario](Options(server_url=url, schema=settings.schema, **options))  # type: ignore[arg-type]
+    except (BenchError, EmbeddedPostgresError, TaskrowError) as exc:
+        raise click.ClickException(str(exc).splitlines()[0] if str(exc) else repr(exc)) from exc
+    except subprocess.TimeoutExpired as exc:
+        raise click.ClickException(f"timed out: {' '.join(map(str, exc.cmd))[:200]}") from exc
+    click.echo(report.json() if as_json else report.table())
