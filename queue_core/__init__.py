@@ -5,7 +5,17 @@ the caller owns the transaction, so a task can be enqueued atomically with the c
 writes. See :mod:`queue_core.errors` for the error tree.
 """
 
-from .admin import cancel, get, list_tasks, prune, prune_all, retry, retry_queue, stats
+from .admin import (
+    cancel,
+    database_now,
+    get,
+    list_tasks,
+    prune,
+    prune_all,
+    retry,
+    retry_queue,
+    stats,
+)
 from .db import Executor, create_engine, engine_url, translate_errors
 from .enqueue import DEFAULT_QUEUE, DEFAULT_TENANT, NewTask, enqueue, enqueue_many
 from .errors import (
@@ -79,6 +89,7 @@ __all__ = [
     "complete_many",
     "create_engine",
     "create_key",
+    "database_now",
     "engine_url",
     "enqueue",
     "enqueue_many",

@@ -157,6 +157,12 @@ def prune_all(
             return total
 
 
+def database_now(executor: Executor, *, schema: str = DEFAULT_SCHEMA) -> datetime:
+    """The database's clock (``clock_timestamp()``): what schedules are computed by."""
+    value: datetime = run(executor, statements.for_schema(schema).now, {}).scalar_one()
+    return value
+
+
 def parse_id(value: uuid.UUID | str) -> uuid.UUID:
     if isinstance(value, uuid.UUID):
         return value

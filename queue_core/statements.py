@@ -227,6 +227,9 @@ SELECT count(*) AS n FROM driven
 # Wakes the workers of a queue at commit (after a re-drive; enqueue notifies by itself).
 _NOTIFY = "SELECT pg_notify(:channel, :queue)"
 
+# The database clock: the only clock taskrow schedules by (transaction-independent).
+_NOW = "SELECT clock_timestamp() AS now"
+
 _GET = """
 SELECT * FROM {s}.tasks WHERE id = :id AND (CAST(:tenant AS text) IS NULL OR tenant = :tenant)
 """
@@ -282,6 +285,7 @@ class Statements:
     retry: TextClause
     retry_queue: TextClause
     notify: TextClause
+    now: TextClause
     get: TextClause
     list: TextClause
     stats: TextClause
@@ -304,6 +308,7 @@ def for_schema(schema: str) -> Statements:
         retry=text(_RETRY.format(s=s, retry_set=_RETRY_SET)),
         retry_queue=text(_RETRY_QUEUE.format(s=s, retry_set=_RETRY_SET)),
         notify=text(_NOTIFY),
+        now=text(_NOW),
         get=text(_GET.format(s=s)),
         list=text(_LIST.format(s=s)),
         stats=text(_STATS.format(s=s)),

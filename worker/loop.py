@@ -25,7 +25,7 @@ from .config import WorkerConfig
 from .jobs import Job, Pool
 from .logs import task_event
 from .outcome import Outcome, Succeeded, timeout_failure, unknown_task
-from .periodic import Clock, Scheduler, utc_now
+from .periodic import Clock, Scheduler
 from .pools import make_pool
 from .recorder import Done, apply_heartbeat, log_outcomes, sync
 from .registry import Registry
@@ -52,7 +52,7 @@ class Worker:
         *,
         database_url: str | None = None,
         app: str | None = None,
-        clock: Clock = utc_now,
+        clock: Clock | None = None,
     ) -> None:
         self.registry = registry
         self.engine = engine

@@ -1,9 +1,9 @@
 """Periodic tasks: every worker enqueues each due slot; the idempotency key keeps one per slot.
 
 The key is ``periodic:<task>:<slot in UTC, ISO 8601>``, so however many workers run the same
-schedule, a slot yields one task (the others' enqueues return the existing task). The task's
-``run_at`` is the slot time, so a worker whose clock runs ahead cannot start it early by the
-database clock. Slot times come from the worker's clock.
+schedule, a slot yields one task (the others' enqueues return the existing task). Slot times
+come from the database clock (``clock_timestamp()``), like every other time in taskrow, so
+workers whose clocks disagree still agree on the slots; tests may inject a clock.
 
 Catch-up rule: a worker that starts enqueues only the most recent slot at or before now (slots
 missed while every worker was down are skipped, never replayed in a burst). A running worker
@@ -31,14 +31,10 @@ Clock = Callable[[], datetime]
 MAX_CATCH_UP = 10
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class Scheduler:
     """Tracks, per schedule, the last slot enqueued; :meth:`tick` enqueues what is due."""
 
-    def __init__(self, registry: Registry, *, schema: str, clock: Clock = utc_now) -> None:
+    def __init__(self, registry: Registry, *, schema: str, clock: Clock | None = None) -> None:
         self._registry = registry
         self._schema = schema
         self._clock = clock
@@ -50,7 +46,7 @@ class Scheduler:
 
     def tick(self, engine: Engine) -> float:
         """Enqueue the due slots; returns seconds until the next one. Raises DatabaseError."""
-        now = self._clock()
+        now = self._now(engine)
         due = [
             (spec, slot) for spec in self._registry.periodic_specs for slot in self._due(spec, now)
         ]
@@ -96,9 +92,15 @@ class Scheduler:
             "periodic.enqueued task_id=%s task=%s slot=%s", task.id, spec.task, slot.isoformat()
         )
 
+    def _now(self, engine: Engine) -> datetime:
+        if self._clock is not None:
+            return self._clock()
+        with queue_core.translate_errors(), engine.connect() as conn:
+            return queue_core.database_now(conn, schema=self._schema)
+
     def _until_next(self, now: datetime) -> float:
         nexts = [s.next_slot(now) for s in self._registry.periodic_specs]
-        return max(0.0, min((t - self._clock()).total_seconds() for t in nexts))
+        return max(0.0, min((t - now).total_seconds() for t in nexts))
 
 
 def _key(spec: PeriodicSpec) -> tuple[str, str]:
