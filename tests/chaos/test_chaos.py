@@ -32,7 +32,7 @@ def test_sigkill_gunicorn_workers_mid_request(cluster: Cluster) -> None:
     load = Load(300, 12.0, GOOD, threads=6, pause=0.05)
     report = scenarios.run(cluster, "SIGKILL gunicorn workers", load, scenarios.kill_api_workers)
     assert_sound(report)
-    assert report.events["kill gunicorn worker"] >= 5
+    assert report.events["kill gunicorn worker"] >= 3  # one every ~1 s while the load lasts
     assert report.refused, "no request was cut off: the kills did not land mid-request"
 
 
