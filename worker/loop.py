@@ -140,12 +140,21 @@ class Worker:
             return
         free = self.config.concurrency - len(self._inflight) if claim else 0
         done = list(self._pending)
-        with queue_core.translate_errors(), self.engine.begin() as conn:
-            synced = sync(conn, self.config, done, free)
+        if claim:
+            # Consumed before the claim's snapshot: a notification that arrives while the
+            # claim runs (for a commit the claim may not see) sets it again and is kept.
+            self._claim_due = False
+        try:
+            with queue_core.translate_errors(), self.engine.begin() as conn:
+                synced = sync(conn, self.config, done, free)
+        except BaseException:
+            self._claim_due = self._claim_due or claim  # try the claim again once it answers
+            raise
         self._pending = []
         log_outcomes(done, synced)
         if claim:
-            self._claim_due = len(synced.claimed) == free
+            if len(synced.claimed) == free:
+                self._claim_due = True  # a full batch: there may be more
             self._next_poll = time.monotonic() + self.config.poll_interval * _jitter(0.75, 1.25)
             self._last_claim_empty = not synced.claimed
         self._submit(synced.claimed)

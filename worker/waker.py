@@ -28,19 +28,20 @@ class Waker:
         self._read, self._write = os.pipe()
         os.set_blocking(self._read, False)
         os.set_blocking(self._write, False)
-        self._pending = False  # a byte is (about to be) in the pipe: skip the next write
 
     def set(self) -> None:
-        if self._pending:
-            return
-        self._pending = True
+        # Always write: a "byte already pending" flag cannot be kept in step with the drain
+        # without a lock, and a stale flag would swallow every later wake-up.
         with contextlib.suppress(BlockingIOError):  # a full pipe is already a wake-up
             os.write(self._write, b"!")
 
     def wait(self, timeout: float) -> None:
-        """Return after ``timeout`` seconds, or sooner once ``set()`` was called; then reset."""
+        """Return after ``timeout`` seconds, or sooner once ``set()`` was called; then reset.
+
+        A ``set()`` that lands while this drains is consumed with the rest: callers publish
+        their state before calling ``set()``, and the caller of ``wait()`` reads it afterwards.
+        """
         select.select([self._read], [], [], max(0.0, timeout))
-        self._pending = False  # cleared before draining: a set() from now on writes again
         with contextlib.suppress(BlockingIOError):
             while os.read(self._read, 4096):
                 pass
