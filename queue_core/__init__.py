@@ -38,6 +38,7 @@ from .leases import (
     fail_many,
     heartbeat,
     progress,
+    record_and_claim,
     release,
 )
 from .limits import queue_depth
@@ -48,6 +49,7 @@ from .models import (
     Lease,
     LeaseToken,
     QueueStats,
+    Round,
     Task,
     TaskId,
     TaskState,
@@ -77,6 +79,7 @@ __all__ = [
     "Listener",
     "NewTask",
     "QueueStats",
+    "Round",
     "Task",
     "TaskId",
     "TaskNotFound",
@@ -105,6 +108,7 @@ __all__ = [
     "prune",
     "prune_all",
     "queue_depth",
+    "record_and_claim",
     "release",
     "retry",
     "retry_queue",

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from . import statements, validation
 from .db import Executor, run
 from .errors import InvalidTaskError, LeaseLost
-from .models import JSON, Failure, Heartbeat, Lease, Task, TaskId, TaskState
+from .models import JSON, Failure, Heartbeat, Lease, Round, Task, TaskId, TaskState
 from .schema import DEFAULT_SCHEMA
 
 DEFAULT_LEASE_SECONDS = 30.0
@@ -38,15 +38,7 @@ def claim(
     ``lease_token``, ``attempts`` counted, and its lease ending ``lease_for`` seconds from now
     by the database clock. Commit promptly: rows stay locked until the transaction ends.
     """
-    if isinstance(queues, str) or not queues:
-        raise InvalidTaskError("queues", "give a non-empty list of queue names")
-    names = [validation.queue_name(q, "queues") for q in queues]
-    params = {
-        "queues": names,
-        "n": validation.integer(n, "n", 1, MAX_CLAIM),
-        "lease_seconds": validation.seconds(lease_for, "lease_for", maximum=86400),
-        "worker_id": validation.text(worker_id, "worker_id", max_length=200),
-    }
+    params = _claim_params(_queue_names(queues), n, lease_for, worker_id)
     return [Task.from_row(r) for r in run(executor, statements.for_schema(schema).claim, params)]
 
 
@@ -130,13 +122,7 @@ def complete_many(
     """
     if not outcomes:
         return set()
-    results = [validation.json_text(result, "result") for _, result in outcomes]
-    params = {
-        "ids": [lease.task_id for lease, _ in outcomes],
-        "tokens": [lease.token for lease, _ in outcomes],
-        "results": results,
-        "synchronous_commit": "on" if durable else "off",
-    }
+    params = {**_complete_params(outcomes), "synchronous_commit": _commit_mode(durable)}
     return {TaskId(row.id) for row in run(executor, statements.for_schema(schema).complete, params)}
 
 
@@ -173,23 +159,55 @@ def fail_many(
     if not failures:
         return {}
     params = {
-        "ids": [f.lease.task_id for f in failures],
-        "tokens": [f.lease.token for f in failures],
-        "retryable": [f.retryable for f in failures],
-        "retry_in": [_retry_in(f) for f in failures],
-        "error_types": [
-            validation.text(f.error_type, "error_type", max_length=200) for f in failures
-        ],
-        "error_messages": [_clip(f.error_message, 4000) for f in failures],
-        "error_tracebacks": [
-            None if f.error_traceback is None else _clip(f.error_traceback, 8000) for f in failures
-        ],
-        "synchronous_commit": "on" if durable else "off",
-        "backoff_base": backoff_base,
-        "backoff_cap": backoff_cap,
+        **_fail_params(failures, backoff_base, backoff_cap),
+        "synchronous_commit": _commit_mode(durable),
     }
     rows = run(executor, statements.for_schema(schema).fail, params)
     return {TaskId(row.id): TaskState(row.state) for row in rows}
+
+
+def record_and_claim(
+    executor: Executor,
+    successes: Sequence[tuple[Lease, JSON]],
+    failures: Sequence[Failure],
+    queues: Sequence[str],
+    n: int,
+    *,
+    lease_for: float = DEFAULT_LEASE_SECONDS,
+    worker_id: str,
+    durable: bool = True,
+    backoff_base: float = BACKOFF_BASE_SECONDS,
+    backoff_cap: float = BACKOFF_CAP_SECONDS,
+    schema: str = DEFAULT_SCHEMA,
+) -> Round:
+    """:func:`complete_many`, :func:`fail_many` and :func:`claim` (``n`` may be 0) in one
+    statement: one round trip, and one commit when run in autocommit mode.
+
+    The tasks being recorded are never among those claimed. ``durable`` applies to the whole
+    transaction (claims included).
+    """
+    fail = _fail_params(failures, backoff_base, backoff_cap)
+    f_ids = [f.lease.task_id for f in failures]
+    fail["f_ids"], fail["f_tokens"] = f_ids, fail.pop("tokens")
+    del fail["ids"]
+    complete = _complete_params(successes)
+    params = {
+        **complete,
+        **fail,
+        **_claim_params(_queue_names(queues), n, lease_for, worker_id, minimum=0),
+        "busy": [*complete["ids"], *f_ids],
+        "synchronous_commit": _commit_mode(durable),
+    }
+    rows = run(executor, statements.for_schema(schema).sync, params).all()
+    first = rows[0]
+    return Round(
+        completed={TaskId(i) for i in first.completed_ids},
+        failed={
+            TaskId(i): TaskState(state)
+            for i, state in zip(first.failed_ids, first.failed_states, strict=True)
+        },
+        claimed=[Task.from_row(row) for row in rows if row.id is not None],
+    )
 
 
 def release(
@@ -204,6 +222,55 @@ def release(
         return set()
     params = {"ids": [x.task_id for x in leases], "tokens": [x.token for x in leases]}
     return {TaskId(row.id) for row in run(executor, statements.for_schema(schema).release, params)}
+
+
+def _queue_names(queues: Sequence[str]) -> list[str]:
+    if isinstance(queues, str) or not queues:
+        raise InvalidTaskError("queues", "give a non-empty list of queue names")
+    return [validation.queue_name(q, "queues") for q in queues]
+
+
+def _claim_params(
+    queues: list[str], n: int, lease_for: float, worker_id: str, *, minimum: int = 1
+) -> dict[str, object]:
+    return {
+        "queues": queues,
+        "n": validation.integer(n, "n", minimum, MAX_CLAIM),
+        "lease_seconds": validation.seconds(lease_for, "lease_for", maximum=86400),
+        "worker_id": validation.text(worker_id, "worker_id", max_length=200),
+    }
+
+
+def _complete_params(outcomes: Sequence[tuple[Lease, JSON]]) -> dict[str, list[object]]:
+    return {
+        "ids": [lease.task_id for lease, _ in outcomes],
+        "tokens": [lease.token for lease, _ in outcomes],
+        "results": [validation.json_text(result, "result") for _, result in outcomes],
+    }
+
+
+def _fail_params(
+    failures: Sequence[Failure], backoff_base: float, backoff_cap: float
+) -> dict[str, object]:
+    return {
+        "ids": [f.lease.task_id for f in failures],
+        "tokens": [f.lease.token for f in failures],
+        "retryable": [f.retryable for f in failures],
+        "retry_in": [_retry_in(f) for f in failures],
+        "error_types": [
+            validation.text(f.error_type, "error_type", max_length=200) for f in failures
+        ],
+        "error_messages": [_clip(f.error_message, 4000) for f in failures],
+        "error_tracebacks": [
+            None if f.error_traceback is None else _clip(f.error_traceback, 8000) for f in failures
+        ],
+        "backoff_base": backoff_base,
+        "backoff_cap": backoff_cap,
+    }
+
+
+def _commit_mode(durable: bool) -> str:
+    return "on" if durable else "off"
 
 
 def _retry_in(failure: Failure) -> float | None:

@@ -103,6 +103,16 @@ class Heartbeat:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Round:
+    """What one :func:`~queue_core.record_and_claim` did: the successes recorded, the new state
+    of each failure recorded (a lost lease is absent from both), and the tasks claimed."""
+
+    completed: set[TaskId]
+    failed: dict[TaskId, TaskState]
+    claimed: list[Task]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Failure:
     """How an attempt failed. ``retry_in`` (seconds) overrides the backoff when retryable."""
 

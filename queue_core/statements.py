@@ -54,9 +54,10 @@ SELECT * FROM {s}.tasks WHERE tenant = :tenant AND idempotency_key = ANY(CAST(:k
 # What a claim does to each picked row, decided on the row's latest version. A task picked
 # because its lease expired is finished here instead of handed out again when its cancel was
 # requested (cancelled) or its attempts are spent (dead: the worker running it died each time).
+# Computed where the claim locks the row (FOR UPDATE returns its latest version).
 _CLAIM_NEXT_STATE = """CASE
-    WHEN t.state = 'running' AND t.cancel_requested THEN 'cancelled'
-    WHEN t.state = 'running' AND t.attempts >= t.max_attempts THEN 'dead'
+    WHEN cancel_requested THEN 'cancelled'
+    WHEN attempts >= max_attempts THEN 'dead'
     ELSE 'running' END"""
 
 # Leases up to :n claimable tasks of :queues to :worker_id. Claimable: running with an expired
@@ -67,12 +68,12 @@ _CLAIM_NEXT_STATE = """CASE
 # Each queue is read by ordered scans of two small partial indexes (a LATERAL per queue name),
 # so no claim ever sorts the backlog; rows a claim locks but does not take stay locked only
 # until this short transaction commits.
-_CLAIM = """
-WITH candidates AS (
+_CLAIM_CTES = """candidates AS (
     SELECT c.* FROM unnest(CAST(:queues AS text[])) AS q(name)
     CROSS JOIN LATERAL (
-        SELECT id, 0 AS rank, 0 AS priority, run_at AS due_at FROM {s}.tasks
-        WHERE queue = q.name AND state = 'running' AND run_at <= now()
+        SELECT id, 0 AS rank, 0 AS priority, run_at AS due_at, {next_state} AS next_state
+        FROM {s}.tasks
+        WHERE queue = q.name AND state = 'running' AND run_at <= now(){exclude}
         ORDER BY run_at
         LIMIT :n
         FOR UPDATE SKIP LOCKED
@@ -80,42 +81,47 @@ WITH candidates AS (
     UNION ALL
     SELECT c.* FROM unnest(CAST(:queues AS text[])) AS q(name)
     CROSS JOIN LATERAL (
-        SELECT id, 1 AS rank, priority, run_at AS due_at FROM {s}.tasks
-        WHERE queue = q.name AND state = 'queued' AND run_at <= now()
+        SELECT id, 1 AS rank, priority, run_at AS due_at, 'running' AS next_state
+        FROM {s}.tasks
+        WHERE queue = q.name AND state = 'queued' AND run_at <= now(){exclude}
         ORDER BY priority DESC, run_at, id
         LIMIT :n
         FOR UPDATE SKIP LOCKED
     ) AS c
 ), picked AS (
-    SELECT id, rank, priority, due_at FROM candidates
+    SELECT id, rank, priority, due_at, next_state, next_state = 'running' AS go FROM candidates
     ORDER BY rank, priority DESC, due_at, id
     LIMIT :n
 ), updated AS (
     UPDATE {s}.tasks AS t SET
-        state = {next_state},
-        attempts = t.attempts + CASE WHEN {next_state} = 'running' THEN 1 ELSE 0 END,
-        lease_token = CASE WHEN {next_state} = 'running' THEN gen_random_uuid() END,
-        run_at = CASE WHEN {next_state} = 'running'
-                      THEN now() + make_interval(secs => :lease_seconds) ELSE t.run_at END,
-        worker_id = CASE WHEN {next_state} = 'running' THEN :worker_id END,
-        started_at = CASE WHEN {next_state} = 'running' THEN now() ELSE t.started_at END,
-        finished_at = CASE WHEN {next_state} = 'running' THEN NULL ELSE now() END,
-        progress_current = CASE WHEN {next_state} = 'running' THEN NULL
-                                ELSE t.progress_current END,
-        progress_total = CASE WHEN {next_state} = 'running' THEN NULL ELSE t.progress_total END,
-        progress_message = CASE WHEN {next_state} = 'running' THEN NULL
-                                ELSE t.progress_message END,
-        error_type = CASE WHEN {next_state} = 'dead' THEN 'LeaseExpired' ELSE t.error_type END,
-        error_message = CASE WHEN {next_state} = 'dead'
+        state = p.next_state,
+        attempts = t.attempts + CASE WHEN p.go THEN 1 ELSE 0 END,
+        lease_token = CASE WHEN p.go THEN gen_random_uuid() END,
+        run_at = CASE WHEN p.go THEN now() + make_interval(secs => :lease_seconds)
+                      ELSE t.run_at END,
+        worker_id = CASE WHEN p.go THEN :worker_id END,
+        started_at = CASE WHEN p.go THEN now() ELSE t.started_at END,
+        finished_at = CASE WHEN p.go THEN NULL ELSE now() END,
+        progress_current = CASE WHEN p.go THEN NULL ELSE t.progress_current END,
+        progress_total = CASE WHEN p.go THEN NULL ELSE t.progress_total END,
+        progress_message = CASE WHEN p.go THEN NULL ELSE t.progress_message END,
+        error_type = CASE WHEN p.next_state = 'dead' THEN 'LeaseExpired' ELSE t.error_type END,
+        error_message = CASE WHEN p.next_state = 'dead'
             THEN 'the lease expired on the last of ' || t.max_attempts
                  || ' attempts (the worker stopped, was killed or hung)'
             ELSE t.error_message END
-    FROM picked
-    WHERE t.id = picked.id
-    RETURNING t.*, picked.rank, picked.priority AS claim_priority, picked.due_at
-)
+    FROM picked AS p
+    WHERE t.id = p.id
+    RETURNING t.*, p.rank, p.priority AS claim_priority, p.due_at
+)"""
+
+_CLAIM = (
+    "WITH "
+    + _CLAIM_CTES
+    + """
 SELECT * FROM updated WHERE state = 'running' ORDER BY rank, claim_priority DESC, due_at, id
 """
+)
 
 # Extends every lease of :ids whose token still matches, in one statement per worker per beat.
 # A task missing from the answer has lost its lease; cancel_requested tells the handler to stop.
@@ -142,17 +148,17 @@ UPDATE {s}.tasks AS t SET
     state = 'succeeded', result = CAST(v.result AS jsonb), finished_at = now(),
     lease_token = NULL, cancel_requested = false
 FROM unnest(CAST(:ids AS uuid[]), CAST(:tokens AS uuid[]), CAST(:results AS text[]))
-     AS v(id, token, result)
-CROSS JOIN (SELECT set_config('synchronous_commit', :synchronous_commit, true)) AS commit_mode
+     AS v(id, token, result){commit_mode}
 WHERE t.id = v.id AND t.lease_token = v.token AND t.state = 'running'
 RETURNING t.id
 """
 
 # Where a failed attempt goes: cancelled if a cancel was requested, back to queued while
 # retryable with attempts left, else dead.
-_FAIL_NEXT_STATE = """CASE
+_FAIL_REQUEUE = "NOT t.cancel_requested AND v.retryable AND t.attempts < t.max_attempts"
+_FAIL_NEXT_STATE = f"""CASE
     WHEN t.cancel_requested THEN 'cancelled'
-    WHEN v.retryable AND t.attempts < t.max_attempts THEN 'queued'
+    WHEN {_FAIL_REQUEUE} THEN 'queued'
     ELSE 'dead' END"""
 
 # Records a batch of failed attempts; a retry waits :retry_in seconds if given, else a backoff
@@ -161,22 +167,49 @@ _FAIL_NEXT_STATE = """CASE
 _FAIL = """
 UPDATE {s}.tasks AS t SET
     state = {next_state},
-    run_at = CASE WHEN {next_state} = 'queued' THEN now() + make_interval(secs =>
+    run_at = CASE WHEN {requeue} THEN now() + make_interval(secs =>
         coalesce(v.retry_in, random() * least(:backoff_cap,
                                               :backoff_base * power(2, t.attempts - 1))))
         ELSE t.run_at END,
-    finished_at = CASE WHEN {next_state} = 'queued' THEN NULL ELSE now() END,
+    finished_at = CASE WHEN {requeue} THEN NULL ELSE now() END,
     lease_token = NULL, cancel_requested = false,
     error_type = v.error_type, error_message = v.error_message,
     error_traceback = v.error_traceback
 FROM unnest(CAST(:ids AS uuid[]), CAST(:tokens AS uuid[]), CAST(:retryable AS boolean[]),
             CAST(:retry_in AS double precision[]), CAST(:error_types AS text[]),
             CAST(:error_messages AS text[]), CAST(:error_tracebacks AS text[]))
-     AS v(id, token, retryable, retry_in, error_type, error_message, error_traceback)
-CROSS JOIN (SELECT set_config('synchronous_commit', :synchronous_commit, true)) AS commit_mode
+     AS v(id, token, retryable, retry_in, error_type, error_message, error_traceback){commit_mode}
 WHERE t.id = v.id AND t.lease_token = v.token AND t.state = 'running'
 RETURNING t.id, t.state
 """
+
+_COMMIT_MODE = """
+CROSS JOIN (SELECT set_config('synchronous_commit', :synchronous_commit, true)) AS commit_mode"""
+
+# One round of a worker in one statement (so one round trip in autocommit): records a batch of
+# successes (:ids, :tokens, :results) and of failures (:f_ids, ... as in _FAIL), then claims up
+# to :n tasks as _CLAIM does. All parts see one snapshot; the tasks being recorded (:busy) are
+# kept out of the claim (a row may be changed only once per statement). Always answers at least one
+# row: the ids recorded and the new states of the failures on the first (only there: they are
+# arrays), and a claimed task on each (all its columns NULL when nothing was claimed).
+_SYNC = """
+WITH completed AS ({complete}), failed AS ({fail}), {claim_ctes}
+SELECT CASE WHEN coalesce(c.n, 1) = 1
+            THEN (SELECT coalesce(array_agg(id), '{{}}') FROM completed) END AS completed_ids,
+       CASE WHEN coalesce(c.n, 1) = 1
+            THEN (SELECT coalesce(array_agg(id), '{{}}') FROM failed) END AS failed_ids,
+       CASE WHEN coalesce(c.n, 1) = 1
+            THEN (SELECT coalesce(array_agg(state), '{{}}') FROM failed) END AS failed_states,
+       c.*
+FROM (SELECT set_config('synchronous_commit', :synchronous_commit, true)) AS commit_mode
+LEFT JOIN (
+    SELECT *, row_number() OVER (ORDER BY rank, claim_priority DESC, due_at, id) AS n
+    FROM updated WHERE state = 'running'
+) AS c ON true
+ORDER BY c.n
+"""
+
+_SYNC_EXCLUDE = " AND id <> ALL(CAST(:busy AS uuid[]))"
 
 # Hands unfinished tasks back at once (graceful shutdown) without charging the attempt the
 # claim counted. A task whose cancel was requested ends cancelled instead.
@@ -290,27 +323,50 @@ class Statements:
     list: TextClause
     stats: TextClause
     prune: TextClause
+    sync: TextClause
+
+
+def _text(sql: str) -> TextClause:
+    """A statement with its layout collapsed (no literal here holds a run of spaces): psycopg
+    caches the parsing of statements up to 4 KiB long, and the worker's round is just over."""
+    return text(" ".join(sql.split()))
 
 
 @functools.cache
 def for_schema(schema: str) -> Statements:
     s = '"' + schema_name(schema) + '"'
     return Statements(
-        enqueue=text(_ENQUEUE.format(s=s, durable=_DURABLE_AND_NOTIFY)),
-        by_idempotency_keys=text(_BY_IDEMPOTENCY_KEYS.format(s=s)),
-        claim=text(_CLAIM.format(s=s, next_state=_CLAIM_NEXT_STATE)),
-        heartbeat=text(_HEARTBEAT.format(s=s)),
-        progress=text(_PROGRESS.format(s=s)),
-        complete=text(_COMPLETE.format(s=s)),
-        fail=text(_FAIL.format(s=s, next_state=_FAIL_NEXT_STATE)),
-        release=text(_RELEASE.format(s=s)),
-        cancel=text(_CANCEL.format(s=s)),
-        retry=text(_RETRY.format(s=s, retry_set=_RETRY_SET)),
-        retry_queue=text(_RETRY_QUEUE.format(s=s, retry_set=_RETRY_SET)),
-        notify=text(_NOTIFY),
-        now=text(_NOW),
-        get=text(_GET.format(s=s)),
-        list=text(_LIST.format(s=s)),
-        stats=text(_STATS.format(s=s)),
-        prune=text(_PRUNE.format(s=s)),
+        enqueue=_text(_ENQUEUE.format(s=s, durable=_DURABLE_AND_NOTIFY)),
+        by_idempotency_keys=_text(_BY_IDEMPOTENCY_KEYS.format(s=s)),
+        claim=_text(_CLAIM.format(s=s, next_state=_CLAIM_NEXT_STATE, exclude="")),
+        heartbeat=_text(_HEARTBEAT.format(s=s)),
+        progress=_text(_PROGRESS.format(s=s)),
+        complete=_text(_COMPLETE.format(s=s, commit_mode=_COMMIT_MODE)),
+        fail=_text(
+            _FAIL.format(
+                s=s, next_state=_FAIL_NEXT_STATE, requeue=_FAIL_REQUEUE, commit_mode=_COMMIT_MODE
+            )
+        ),
+        release=_text(_RELEASE.format(s=s)),
+        cancel=_text(_CANCEL.format(s=s)),
+        retry=_text(_RETRY.format(s=s, retry_set=_RETRY_SET)),
+        retry_queue=_text(_RETRY_QUEUE.format(s=s, retry_set=_RETRY_SET)),
+        notify=_text(_NOTIFY),
+        now=_text(_NOW),
+        get=_text(_GET.format(s=s)),
+        list=_text(_LIST.format(s=s)),
+        stats=_text(_STATS.format(s=s)),
+        prune=_text(_PRUNE.format(s=s)),
+        sync=_text(_sync(s)),
+    )
+
+
+def _sync(s: str) -> str:
+    fail = _FAIL.format(s=s, next_state=_FAIL_NEXT_STATE, requeue=_FAIL_REQUEUE, commit_mode="")
+    for name in ("ids", "tokens"):  # the successes use these names
+        fail = fail.replace(f"CAST(:{name} AS", f"CAST(:f_{name} AS")
+    return _SYNC.format(
+        complete=_COMPLETE.format(s=s, commit_mode=""),
+        fail=fail,
+        claim_ctes=_CLAIM_CTES.format(s=s, next_state=_CLAIM_NEXT_STATE, exclude=_SYNC_EXCLUDE),
     )

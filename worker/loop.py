@@ -27,7 +27,7 @@ from .logs import task_event
 from .outcome import Outcome, Succeeded, timeout_failure, unknown_task
 from .periodic import Clock, Scheduler
 from .pools import make_pool
-from .recorder import Done, apply_heartbeat, log_outcomes, sync
+from .recorder import Done, RoundConnection, apply_heartbeat, log_outcomes, sync
 from .registry import Registry
 from .waker import Waker, start_listener
 
@@ -56,6 +56,7 @@ class Worker:
     ) -> None:
         self.registry = registry
         self.engine = engine
+        self._rounds = RoundConnection(engine)
         self.config = config
         self._database_url = database_url
         self._app = app
@@ -101,7 +102,7 @@ class Worker:
     def run_once(self) -> int:
         """Claim once (up to ``concurrency``), run those tasks, record them; returns how many."""
         self._start(listen=False)
-        with queue_core.translate_errors(), self.engine.begin() as conn:
+        with self._rounds.connect() as conn:
             claimed = sync(conn, self.config, [], self.config.concurrency).claimed
         self._submit(claimed)
         while self._inflight:
@@ -145,7 +146,7 @@ class Worker:
             # claim runs (for a commit the claim may not see) sets it again and is kept.
             self._claim_due = False
         try:
-            with queue_core.translate_errors(), self.engine.begin() as conn:
+            with self._rounds.connect() as conn:
                 synced = sync(conn, self.config, done, free)
         except BaseException:
             self._claim_due = self._claim_due or claim  # try the claim again once it answers
@@ -164,7 +165,7 @@ class Worker:
         for task in tasks:
             job = Job(task, self.registry.tasks.get(task.task))
             self._inflight[task.lease] = job
-            task_event("task.claimed", job)
+            task_event("task.claimed", job, logging.DEBUG)
             if job.spec is None:
                 self._done.put((job, unknown_task(task.task, self.registry.tasks)))
                 self._wake.set()
@@ -339,6 +340,7 @@ class Worker:
     def _close(self) -> None:
         # The waker stays open: a slot thread stuck in a handler may still report to it.
         self._stopping = True
+        self._rounds.close()
         if self._pool is not None:
             self._pool.close()
 

@@ -1,21 +1,22 @@
-"""Persisting outcomes: one transaction writes a batch of outcomes and claims the next tasks;
+"""Persisting outcomes: one statement writes a batch of outcomes and claims the next tasks;
 heartbeat results are applied to the running handlers' flags.
 
-Fusing the acknowledgements with the next claim costs one commit per round instead of one per
-task. Outcomes are fenced by their lease token (queue_core), so an outcome whose lease was lost
-is simply not applied; it is logged as ``task.lease_lost``. An outcome whose lease was already
-known to be lost is not sent at all (``task.discarded``).
+Fusing the acknowledgements with the next claim costs one round trip and one commit per round
+instead of several per task. Outcomes are fenced by their lease token (queue_core), so an
+outcome whose lease was lost is simply not applied; it is logged as ``task.lease_lost``. An
+outcome whose lease was already known to be lost is not sent at all (``task.discarded``).
 """
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
 import logging
+from collections.abc import Iterator
 
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 import queue_core
-from queue_core import Failure, Heartbeat, Task, TaskId, TaskState
+from queue_core import Failure, Heartbeat, Round, TaskState
 
 from .config import WorkerConfig
 from .jobs import Job
@@ -25,38 +26,23 @@ from .outcome import Failed, Outcome, Recorded, Succeeded
 Done = tuple[Job, Outcome]
 
 
-@dataclasses.dataclass(frozen=True)
-class Synced:
-    """What one round wrote and claimed."""
-
-    completed: set[TaskId]
-    failed: dict[TaskId, TaskState]
-    claimed: list[Task]
-
-
-def sync(conn: Connection, config: WorkerConfig, done: list[Done], claim_n: int) -> Synced:
-    """Write ``done`` (fenced) and claim up to ``claim_n`` tasks, on the caller's transaction."""
+def sync(conn: Connection, config: WorkerConfig, done: list[Done], claim_n: int) -> Round:
+    """Write ``done`` (fenced) and claim up to ``claim_n`` tasks, in one statement."""
     live = [(job, outcome) for job, outcome in done if not job.flags.lease_lost.is_set()]
-    successes = [(job.task.lease, o.result) for job, o in live if isinstance(o, Succeeded)]
-    failures = [_failure(job, o) for job, o in live if isinstance(o, Failed)]
-    completed = queue_core.complete_many(
-        conn, successes, durable=config.durable, schema=config.schema
+    return queue_core.record_and_claim(
+        conn,
+        [(job.task.lease, o.result) for job, o in live if isinstance(o, Succeeded)],
+        [_failure(job, o) for job, o in live if isinstance(o, Failed)],
+        list(config.queues),
+        claim_n,
+        lease_for=config.lease,
+        worker_id=config.worker_id,
+        durable=config.durable,
+        schema=config.schema,
     )
-    failed = queue_core.fail_many(conn, failures, durable=config.durable, schema=config.schema)
-    claimed: list[Task] = []
-    if claim_n > 0:
-        claimed = queue_core.claim(
-            conn,
-            list(config.queues),
-            claim_n,
-            lease_for=config.lease,
-            worker_id=config.worker_id,
-            schema=config.schema,
-        )
-    return Synced(completed, failed, claimed)
 
 
-def log_outcomes(done: list[Done], synced: Synced) -> None:
+def log_outcomes(done: list[Done], synced: Round) -> None:
     """One line per outcome, after the commit that made it true."""
     for job, outcome in done:
         task_id = job.task.id
@@ -114,3 +100,43 @@ def _failure(job: Job, outcome: Failed) -> Failure:
         retryable=outcome.retryable,
         retry_in=outcome.retry_in,
     )
+
+
+class RoundConnection:
+    """The control thread's own connection for its rounds, kept between them.
+
+    In autocommit, so a round (one statement) is one round trip and one commit, with no pool
+    checkout around it; with ``plan_cache_mode = force_generic_plan``, so the round's statement
+    (prepared by psycopg after a few runs) is not planned again at every run. Any error drops
+    the connection; the next round opens a new one.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._conn: Connection | None = None
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[Connection]:
+        with queue_core.translate_errors():
+            if self._conn is None:
+                conn = self._engine.connect()
+                try:
+                    conn.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
+                except BaseException:
+                    conn.invalidate()
+                    conn.close()
+                    raise
+                self._conn = conn
+            try:
+                yield self._conn
+            except BaseException:
+                self.close()
+                raise
+
+    def close(self) -> None:
+        """Close the connection for good (a session setting must not go back to the pool)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.invalidate()
+            conn.close()
