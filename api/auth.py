@@ -11,6 +11,7 @@ import dataclasses
 import logging
 
 from flask import g, request
+from sqlalchemy.engine import Connection
 
 import queue_core
 
@@ -36,9 +37,10 @@ class Principal:
         return self.queues is None or queue in self.queues
 
 
-def require(scope: str) -> Principal:
-    """The authenticated caller, who must hold ``scope`` (else 401 or 403)."""
-    principal = _authenticate()
+def require(scope: str, conn: Connection | None = None) -> Principal:
+    """The authenticated caller, who must hold ``scope`` (else 401 or 403). The key is looked
+    up on ``conn`` (in the caller's transaction) when given, else in a short one of its own."""
+    principal = _authenticate(conn)
     if scope not in principal.scopes:
         raise Problem(403, f"this API key lacks the {scope!r} scope")
     g.taskrow_principal = principal
@@ -52,13 +54,16 @@ def require_queue(principal: Principal, queue: object) -> None:
         raise Problem(403, f"this API key may not use queue {queue!r}")
 
 
-def _authenticate() -> Principal:
+def _authenticate(conn: Connection | None) -> Principal:
     settings = state().settings
     if not settings.auth_enabled:
         return Principal(settings.default_tenant, ALL_SCOPES, None, None)
     token = _bearer_token()
-    with transaction() as conn:
+    if conn is not None:
         key = queue_core.authenticate(conn, token, schema=settings.schema)
+    else:
+        with transaction() as own:
+            key = queue_core.authenticate(own, token, schema=settings.schema)
     if key is None:
         logger.info("api.auth_rejected path=%s", request.path)
         raise Problem(401, "the API key is unknown or revoked", headers=_CHALLENGE)

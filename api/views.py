@@ -7,6 +7,7 @@ Another tenant's task, or one on a queue the key may not use, answers 404 as if 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -36,15 +37,22 @@ MAX_IDEMPOTENCY_KEY = 200
 
 @blueprint.post("/tasks")
 def enqueue_task() -> Response:
-    principal = require("enqueue")
-    new = bodies.new_task(_json_body(), idempotency_key=_idempotency_key())
-    [task] = _enqueue(principal, [new])
+    [task] = _enqueue(
+        lambda: [bodies.new_task(_json_body(), idempotency_key=_idempotency_key())]
+    )
     return _accepted(task)
 
 
 @blueprint.post("/tasks/batch")
 def enqueue_batch() -> Response:
-    principal = require("enqueue")
+    tasks = _enqueue(_batch_body)
+    response = jsonify({"tasks": [records.status_record(task) for task in tasks]})
+    response.status_code = 202
+    response.headers["Retry-After"] = str(state().settings.poll_after)
+    return _no_store(response)
+
+
+def _batch_body() -> list[queue_core.NewTask]:
     body, key = _json_body(), _idempotency_key()
     items = body.get("tasks") if isinstance(body, dict) else None
     extra = sorted(set(body) - {"tasks"}) if isinstance(body, dict) else []
@@ -54,15 +62,10 @@ def enqueue_batch() -> Response:
         raise bodies.invalid("tasks", "must be a non-empty array of tasks")
     if len(items) > state().settings.max_batch:
         raise bodies.invalid("tasks", f"holds at most {state().settings.max_batch} tasks")
-    news = [
+    return [
         bodies.new_task(item, f"tasks[{i}]", None if key is None else f"{key}:{i}")
         for i, item in enumerate(items)
     ]
-    tasks = _enqueue(principal, news)
-    response = jsonify({"tasks": [records.status_record(task) for task in tasks]})
-    response.status_code = 202
-    response.headers["Retry-After"] = str(state().settings.poll_after)
-    return _no_store(response)
 
 
 @blueprint.get("/tasks")
@@ -139,10 +142,23 @@ def list_queues() -> Response:
     return _no_store(jsonify({"queues": visible}))
 
 
-def _enqueue(principal: Principal, news: list[queue_core.NewTask]) -> list[Task]:
-    for new in news:
-        require_queue(principal, new.queue)
+def _enqueue(parse: Callable[[], list[queue_core.NewTask]]) -> list[Task]:
+    """Parse the body, then authenticate and enqueue in one transaction.
+
+    The body is read before a connection is taken (a slow client holds none), and a body
+    error is raised only once the caller is known, so 401 and 403 still come first.
+    """
+    error: Exception | None = None
+    try:
+        news = parse()
+    except Exception as exc:  # noqa: BLE001 - raised again below, after authentication
+        news, error = [], exc
     with transaction() as conn:
+        principal = require("enqueue", conn)
+        if error is not None:
+            raise error
+        for new in news:
+            require_queue(principal, new.queue)
         for queue in sorted({n.queue for n in news if isinstance(n.queue, str)}):
             _check_depth(conn, queue)
         tasks = queue_core.enqueue_many(conn, news, tenant=principal.tenant, schema=_schema())

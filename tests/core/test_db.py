@@ -1,0 +1,41 @@
+"""The engine factory: an idle pooled connection whose server side died is replaced, not used."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+import queue_core
+from queue_core import DatabaseUnavailable, db
+
+
+def backend_pid(engine: sa.Engine) -> int:
+    with queue_core.translate_errors(), engine.connect() as conn:
+        return int(conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one())
+
+
+def kill_backend(db_url: str, pid: int) -> None:
+    """What a Postgres restart does to every connection a pool holds."""
+    other = queue_core.create_engine(db_url, pool_size=1, pre_ping=False)
+    with other.connect() as conn:
+        conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    other.dispose()
+
+
+@pytest.mark.parametrize("pre_ping", [True, False])
+def test_an_idle_connection_killed_on_the_server_side(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, pre_ping: bool
+) -> None:
+    monkeypatch.setattr(db, "IDLE_PING_SECONDS", 0.0)  # every checkout counts as idle
+    engine = queue_core.create_engine(db_url, pool_size=1, max_overflow=0, pre_ping=pre_ping)
+    try:
+        first = backend_pid(engine)
+        kill_backend(db_url, first)
+        if pre_ping:
+            assert backend_pid(engine) != first  # reconnected before use
+        else:
+            with pytest.raises(DatabaseUnavailable):
+                backend_pid(engine)  # without the ping, the dead connection fails its user
+            assert backend_pid(engine) != first  # and the pool was recycled after it
+    finally:
+        engine.dispose()
