@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -74,16 +75,51 @@ def test_prune_deletes_old_finished_tasks_in_bounded_batches(engine: Engine) -> 
     assert queue_core.prune_all(engine, older_than=0) == 0  # queued tasks are never pruned
 
 
-def _claim_plan(engine: Engine) -> str:
+ROUND_PARAMS = {
+    **{name: [] for name in ("ids", "tokens", "results", "f_ids", "f_tokens", "busy")},
+    **{name: [] for name in ("retryable", "retry_in", "error_types", "error_messages")},
+    "error_tracebacks": [],
+    "backoff_base": 1.0,
+    "backoff_cap": 60.0,
+    "synchronous_commit": "on",
+}
+
+
+def _claim_plan(engine: Engine, which: str = "claim", generic: bool = False) -> str:
+    statements = queue_core.statements.for_schema("taskrow")  # type: ignore[attr-defined]
+    sql = getattr(statements, which).text
+    params: dict[str, object] = {
+        "queues": ["default"],
+        "n": 10,
+        "lease_seconds": 30.0,
+        "worker_id": "w",
+    }
+    if which == "sync":
+        params.update(ROUND_PARAMS)
     with engine.begin() as conn:
         conn.execute(sa.text("ANALYZE taskrow.tasks"))
         conn.execute(sa.text("SET LOCAL enable_seqscan = on"))
-        statement = queue_core.statements.for_schema("taskrow").claim  # type: ignore[attr-defined]
-        explain = sa.text("EXPLAIN (FORMAT JSON) " + statement.text)
-        params = {"queues": ["default"], "n": 10, "lease_seconds": 30.0, "worker_id": "w"}
-        plan = conn.execute(explain, params).scalar_one()
+        if generic:
+            # As the worker's kept connection runs its round: prepared, with a generic plan.
+            names = list(dict.fromkeys(re.findall(r"(?<![:\w]):(\w+)", sql)))
+            numbered = re.sub(r"(?<![:\w]):(\w+)", lambda m: f"${names.index(m[1]) + 1}", sql)
+            conn.execute(sa.text("SET LOCAL plan_cache_mode = force_generic_plan"))
+            conn.exec_driver_sql(f"PREPARE taskrow_round AS {numbered}")
+            values = ", ".join(_literal(params[name]) for name in names)  # typed by PREPARE
+            plan = conn.exec_driver_sql(
+                f"EXPLAIN (FORMAT JSON) EXECUTE taskrow_round({values})"
+            ).scalar_one()
+        else:
+            explain = sa.text("EXPLAIN (FORMAT JSON) " + sql)
+            plan = conn.execute(explain, params).scalar_one()
         conn.rollback()
     return json.dumps(plan)
+
+
+def _literal(value: object) -> str:
+    if isinstance(value, list):
+        return "'{" + ",".join(str(v) for v in value) + "}'"
+    return f"'{value}'" if isinstance(value, str) else str(value)
 
 
 def test_claim_uses_its_partial_index_with_100k_finished_tasks(engine: Engine) -> None:
@@ -96,7 +132,8 @@ def test_claim_uses_its_partial_index_with_100k_finished_tasks(engine: Engine) -
         """)
         )
         queue_core.enqueue_many(conn, [NewTask("t") for _ in range(50)])
-    plan = _claim_plan(engine)
-    assert "tasks_claim_idx" in plan and "tasks_lease_expiry_idx" in plan
-    assert "Seq Scan" not in plan
+    for which, generic in (("claim", False), ("sync", False), ("sync", True)):
+        plan = _claim_plan(engine, which, generic)
+        assert "tasks_claim_idx" in plan and "tasks_lease_expiry_idx" in plan, which
+        assert "Seq Scan" not in plan, which
     assert len(claim(engine, n=10)) == 10
