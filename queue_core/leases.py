@@ -201,10 +201,10 @@ def record_and_claim(
     rows = run(executor, statements.for_schema(schema).sync, params).all()
     first = rows[0]
     return Round(
-        completed={TaskId(i) for i in first.completed_ids},
+        completed={TaskId(i) for i in first.completed_ids or ()},
         failed={
             TaskId(i): TaskState(state)
-            for i, state in zip(first.failed_ids, first.failed_states, strict=True)
+            for i, state in zip(first.failed_ids or (), first.failed_states or (), strict=True)
         },
         claimed=[Task.from_row(row) for row in rows if row.id is not None],
     )

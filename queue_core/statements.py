@@ -191,17 +191,15 @@ CROSS JOIN (SELECT set_config('synchronous_commit', :synchronous_commit, true)) 
 # to :n tasks as _CLAIM does. All parts see one snapshot; the tasks being recorded (:busy) are
 # kept out of the claim (a row may be changed only once per statement). Always answers at least one
 # row: the ids recorded and the new states of the failures on the first (only there: they are
-# arrays), and a claimed task on each (all its columns NULL when nothing was claimed).
+# arrays, NULL when empty), and a claimed task on each (all NULL when nothing was claimed).
+# Kept under psycopg's 4 KiB limit for caching a statement's parsing (for the default schema).
 _SYNC = """
-WITH completed AS ({complete}), failed AS ({fail}), {claim_ctes}
-SELECT CASE WHEN coalesce(c.n, 1) = 1
-            THEN (SELECT coalesce(array_agg(id), '{{}}') FROM completed) END AS completed_ids,
-       CASE WHEN coalesce(c.n, 1) = 1
-            THEN (SELECT coalesce(array_agg(id), '{{}}') FROM failed) END AS failed_ids,
-       CASE WHEN coalesce(c.n, 1) = 1
-            THEN (SELECT coalesce(array_agg(state), '{{}}') FROM failed) END AS failed_states,
+WITH done AS ({complete}), bad AS ({fail}), {claim_ctes}
+SELECT CASE WHEN coalesce(c.n, 1) = 1 THEN (SELECT array_agg(id) FROM done) END AS completed_ids,
+       CASE WHEN coalesce(c.n, 1) = 1 THEN (SELECT array_agg(id) FROM bad) END AS failed_ids,
+       CASE WHEN coalesce(c.n, 1) = 1 THEN (SELECT array_agg(state) FROM bad) END AS failed_states,
        c.*
-FROM (SELECT set_config('synchronous_commit', :synchronous_commit, true)) AS commit_mode
+FROM (SELECT set_config('synchronous_commit', :synchronous_commit, true)) AS m
 LEFT JOIN (
     SELECT *, row_number() OVER (ORDER BY rank, claim_priority DESC, due_at, id) AS n
     FROM updated WHERE state = 'running'
@@ -328,7 +326,7 @@ class Statements:
 
 def _text(sql: str) -> TextClause:
     """A statement with its layout collapsed (no literal here holds a run of spaces): psycopg
-    caches the parsing of statements up to 4 KiB long, and the worker's round is just over."""
+    caches the parsing of statements up to 4 KiB long, and the worker's round fits only so."""
     return text(" ".join(sql.split()))
 
 

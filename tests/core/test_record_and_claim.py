@@ -73,3 +73,13 @@ def test_bad_arguments_raise_before_anything_is_written(engine: Engine) -> None:
     with pytest.raises(InvalidTaskError):
         record_and_claim(engine, [(held.lease, float("nan"))], [], ["default"], 1)
     assert get(engine, task.id).state is TaskState.RUNNING
+
+
+def test_the_round_statement_stays_short_enough_for_psycopg_to_cache(engine: Engine) -> None:
+    """psycopg re-parses longer statements at every run: a cost paid per round, per worker."""
+    from psycopg import _queries
+
+    statement = queue_core.statements.for_schema("taskrow").sync  # type: ignore[attr-defined]
+    sent = str(statement.compile(dialect=engine.dialect))
+    assert len(sent) <= _queries.MAX_CACHED_STATEMENT_LENGTH
+    assert len(statement.compile().params) <= _queries.MAX_CACHED_STATEMENT_PARAMS
