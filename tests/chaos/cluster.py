@@ -120,7 +120,13 @@ class Cluster:
             raise AssertionError(f"{exc}; worker logs:\n{tails}") from None
 
     def _start_worker(self, slot: WorkerSlot) -> None:
-        env = {"TASKROW_DATABASE_URL": self._proxied(slot.link), RECORD_URL_ENV: self.url}
+        url = sa.make_url(self._proxied(slot.link)).update_query_dict(
+            {"application_name": _application_name(slot)}
+        )
+        env = {
+            "TASKROW_DATABASE_URL": url.render_as_string(hide_password=False),
+            RECORD_URL_ENV: self.url,
+        }
         command = [sys.executable, "-m", "taskrow.cli", "worker", *slot.args]
         slot.started()
         slot.process = spawn(command, env, self.folder / f"worker-{slot.index}.log")
@@ -221,7 +227,13 @@ class Cluster:
         assert slot.process is not None
         at = time.time()
         slot.process.send_signal(signal.SIGSTOP)
-        time.sleep(0.2)  # let a commit already on the wire land before reading what it held
+        # A statement it sent before it stopped still runs (and commits) on the server: what
+        # it held is known once none of its connections is active any more.
+        wait_for(
+            lambda: not self._active_statements(slot),
+            timeout=10,
+            what=f"the statements of stopped worker {slot.index} to end",
+        )
         held, backlog = self._held(slot.worker_id), self._backlog()
         try:
             time.sleep(seconds)
@@ -230,6 +242,18 @@ class Cluster:
         event = Event("zombie (SIGSTOP)", at, time.time(), held, backlog)
         self._record(event)
         return event
+
+    def _active_statements(self, slot: WorkerSlot) -> int:
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(
+                    sa.text(
+                        "SELECT count(*) FROM pg_stat_activity"
+                        " WHERE application_name = :name AND state = 'active'"
+                    ),
+                    {"name": _application_name(slot)},
+                ).scalar_one()
+            )
 
     def kill_api_worker(self) -> Event:
         """SIGKILL one gunicorn worker (the master starts a new one)."""
@@ -312,3 +336,8 @@ class Cluster:
                 conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
         finally:
             admin.dispose()
+
+
+def _application_name(slot: WorkerSlot) -> str:
+    """Names every connection of one worker slot in pg_stat_activity."""
+    return f"taskrow-chaos-worker-{slot.index}"
