@@ -17,7 +17,7 @@ from .admin import (
     stats,
 )
 from .db import Executor, create_engine, engine_url, translate_errors
-from .enqueue import DEFAULT_QUEUE, DEFAULT_TENANT, NewTask, enqueue, enqueue_many
+from .enqueue import DEFAULT_QUEUE, DEFAULT_TENANT, NewTask, enqueue, enqueue_many, enqueue_many_ids
 from .errors import (
     DatabaseError,
     DatabaseUnavailable,
@@ -96,6 +96,7 @@ __all__ = [
     "engine_url",
     "enqueue",
     "enqueue_many",
+    "enqueue_many_ids",
     "fail",
     "fail_many",
     "get",

@@ -305,6 +305,7 @@ class Statements:
     """The statements for one schema."""
 
     enqueue: TextClause
+    enqueue_ids: TextClause
     by_idempotency_keys: TextClause
     claim: TextClause
     heartbeat: TextClause
@@ -335,6 +336,11 @@ def for_schema(schema: str) -> Statements:
     s = '"' + schema_name(schema) + '"'
     return Statements(
         enqueue=_text(_ENQUEUE.format(s=s, durable=_DURABLE_AND_NOTIFY)),
+        enqueue_ids=_text(
+            _ENQUEUE.format(s=s, durable=_DURABLE_AND_NOTIFY).replace(
+                "RETURNING t.*", "RETURNING t.id"
+            )
+        ),
         by_idempotency_keys=_text(_BY_IDEMPOTENCY_KEYS.format(s=s)),
         claim=_text(_CLAIM.format(s=s, next_state=_CLAIM_NEXT_STATE, exclude="")),
         heartbeat=_text(_HEARTBEAT.format(s=s)),

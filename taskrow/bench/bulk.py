@@ -1,5 +1,5 @@
-"""``enqueue-bulk``: rows/s through ``queue_core.enqueue_many``, one connection, one
-transaction (a durable commit) per batch."""
+"""``enqueue-bulk``: rows/s through ``queue_core.enqueue_many`` (or ``enqueue_many_ids``), one
+connection, one transaction (a durable commit) per batch."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from queue_core import NewTask
 from .server import queue_database
 
 
-def bulk_once(server_url: str, n: int, batch: int, *, schema: str) -> float:
+def bulk_once(server_url: str, n: int, batch: int, *, schema: str, ids_only: bool = False) -> float:
     url = queue_database(server_url, "taskrow_bench_bulk", schema=schema)
     engine = queue_core.create_engine(url, pool_size=1)
     try:
@@ -22,7 +22,10 @@ def bulk_once(server_url: str, n: int, batch: int, *, schema: str) -> float:
         started = time.perf_counter()
         for news in batches:
             with engine.begin() as conn:
-                queue_core.enqueue_many(conn, news, schema=schema)
+                if ids_only:
+                    queue_core.enqueue_many_ids(conn, news, schema=schema)
+                else:
+                    queue_core.enqueue_many(conn, news, schema=schema)
         seconds = time.perf_counter() - started
     finally:
         engine.dispose()

@@ -159,6 +159,24 @@ def test_bulk_enqueue_with_repeated_and_existing_keys(engine: Engine) -> None:
         )
 
 
+def test_ids_only_bulk_enqueue_answers_ids_in_input_order(engine: Engine) -> None:
+    existing = enqueue(engine, args={"n": 0}, idempotency_key="k0")
+    new = [NewTask("t", {"i": i}) for i in range(2_000)]
+    new[7] = NewTask("t", {"n": 0}, idempotency_key="k0")  # a replay: the existing id
+    with engine.begin() as conn:
+        ids = queue_core.enqueue_many_ids(conn, new)
+    assert len(ids) == 2_000 and ids[7] == existing.id
+    with engine.connect() as conn:
+        for i in (0, 1_999):
+            assert queue_core.get(conn, ids[i]).args == {"i": i}
+    assert count_tasks(engine) == 2_000  # 1,999 new and the existing one
+    with pytest.raises(IdempotencyConflict), engine.begin() as conn:
+        queue_core.enqueue_many_ids(conn, [NewTask("t", {"n": 9}, idempotency_key="k0")])
+    with pytest.raises(InvalidTaskError), engine.begin() as conn:
+        queue_core.enqueue_many_ids(conn, [NewTask("t"), NewTask("bad name!")])
+    assert count_tasks(engine) == 2_000
+
+
 def test_twenty_concurrent_enqueues_with_one_key_make_one_task(engine: Engine) -> None:
     barrier = threading.Barrier(20)
     ids: list[uuid.UUID] = []
