@@ -1,6 +1,6 @@
 #!/bin/bash
-# Runs every scenario once at its default size (with --compare where it applies), one after
-# the other, and keeps each JSON report in benchmarks/results/. Usage: benchmarks/run_all.sh
+# Runs every scenario at its default size (with --compare where it applies; the noisiest three
+# times), one after the other, and keeps each JSON report in benchmarks/results/. Usage: benchmarks/run_all.sh
 set -u
 cd "$(dirname "$0")/.."
 out=benchmarks/results
@@ -13,9 +13,10 @@ run() {  # name, then the arguments of `taskrow bench`
   [ -s "$out/$name.err" ] || rm -f "$out/$name.err"
 }
 run drain drain --compare --layout 1x50,1x100,2x50
-run latency latency --compare
+for i in 1 2 3; do run latency-$i latency --compare; done
+for i in 1 2 3; do run enqueue-http-$i enqueue-http --compare; done
+for i in 1 2 3; do run enqueue-http-w1-$i enqueue-http --compare --http-workers 1; done
 run enqueue-bulk enqueue-bulk --compare
-run enqueue-http enqueue-http --compare
-run history history --layout 2x50
 run memory memory
+run history history --layout 2x50
 echo "$(date +%T) done" | tee -a "$out/commands.log"
