@@ -88,7 +88,14 @@ def _load(app: str) -> Registry:
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
     show_default=True,
-    help="warning drops the per-task info lines (claimed, succeeded).",
+    help="warning drops the per-task info lines (succeeded ...); debug adds task.claimed.",
+)
+@click.option(
+    "--async-commit",
+    is_flag=True,
+    envvar="TASKROW_ASYNC_COMMIT",
+    help="Commit rounds (acknowledgements and claims) without waiting for the WAL flush: "
+    "quicker, but after a Postgres crash a task already shown as succeeded may run again.",
 )
 @click.option("--metrics-port", type=click.IntRange(1, 65535), help="Serve Prometheus /metrics.")
 def worker(
@@ -105,6 +112,7 @@ def worker(
     max_child_memory: int | None,
     log_format: str,
     log_level: str,
+    async_commit: bool,
     metrics_port: int | None,
 ) -> None:
     """Run a worker: lease tasks of QUEUES, run their handlers, record the outcomes."""
@@ -126,6 +134,7 @@ def worker(
             schema=settings.schema,
             max_tasks_per_child=max_tasks_per_child,
             max_child_memory_mb=max_child_memory,
+            durable=not async_commit,
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc

@@ -260,11 +260,12 @@ class Worker:
                 stopped=lambda: self._stopping,
             )
         logger.info(
-            "worker.started worker_id=%s queues=%s concurrency=%d pool=%s",
+            "worker.started worker_id=%s queues=%s concurrency=%d pool=%s commit=%s",
             self.config.worker_id,
             ",".join(self.config.queues),
             self.config.concurrency,
             self.config.pool,
+            "durable" if self.config.durable else "async",
         )
 
     def _notified(self) -> None:

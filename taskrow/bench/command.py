@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 import click
@@ -104,6 +105,11 @@ def _layouts(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[
     help="latency, memory: worker threads.",
 )
 @click.option(
+    "--async-commit",
+    is_flag=True,
+    help="drain, latency, memory: run the workers with --async-commit.",
+)
+@click.option(
     "--rq/--no-rq",
     default=True,
     show_default=True,
@@ -116,6 +122,8 @@ def bench(scenario: str, as_json: bool, **options: object) -> None:
     databases there), or an embedded Postgres started for the run. See benchmarks/README.md.
     """
     settings = Settings.from_env()
+    if options["async_commit"]:
+        os.environ["TASKROW_ASYNC_COMMIT"] = "1"  # read by the worker processes it starts
     try:
         with translate_errors(), server(settings.database_url) as url:
             report = SCENARIOS[scenario](Options(server_url=url, schema=settings.schema, **options))  # type: ignore[arg-type]
@@ -123,4 +131,6 @@ def bench(scenario: str, as_json: bool, **options: object) -> None:
         raise click.ClickException(str(exc).splitlines()[0] if str(exc) else repr(exc)) from exc
     except subprocess.TimeoutExpired as exc:
         raise click.ClickException(f"timed out: {' '.join(map(str, exc.cmd))[:200]}") from exc
+    if options["async_commit"]:
+        report.notes.append("workers ran with --async-commit (rounds commit asynchronously)")
     click.echo(report.json() if as_json else report.table())

@@ -33,6 +33,7 @@ class Options:
     future: int
     threads: int
     rq: bool
+    async_commit: bool
 
     def n(self, default: int) -> int:
         return self.tasks if self.tasks is not None else default

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 import queue_core
@@ -83,3 +84,18 @@ def test_the_round_statement_stays_short_enough_for_psycopg_to_cache(engine: Eng
     sent = str(statement.compile(dialect=engine.dialect))
     assert len(sent) <= _queries.MAX_CACHED_STATEMENT_LENGTH
     assert len(statement.compile().params) <= _queries.MAX_CACHED_STATEMENT_PARAMS
+
+
+@pytest.mark.parametrize(("durable", "mode"), [(True, "on"), (False, "off")])
+def test_the_round_sets_the_commit_mode_of_its_transaction(
+    engine: Engine, durable: bool, mode: str
+) -> None:
+    task = enqueue(engine)
+    [held] = claim(engine)
+    with engine.begin() as conn:
+        queue_core.record_and_claim(
+            conn, [(held.lease, None)], [], ["default"], 1, worker_id="w", durable=durable
+        )
+        setting = conn.execute(sa.text("SELECT current_setting('synchronous_commit')"))
+        assert setting.scalar_one() == mode
+    assert get(engine, task.id).state is TaskState.SUCCEEDED

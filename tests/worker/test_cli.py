@@ -32,6 +32,17 @@ def test_burst_drains_then_exits_zero_with_json_logs(
     assert isinstance(done["duration"], float)
 
 
+def test_async_commit_is_opt_in_and_still_records_every_outcome(
+    engine: Engine, start_worker: StartWorker
+) -> None:
+    tasks = [enqueue(engine, "echo", {"i": i}) for i in range(10)]
+    proc = start_worker("--burst", "--async-commit")
+    assert proc.wait_exit(timeout=TIMEOUT) == 0
+    assert "commit=async" in proc.text()
+    assert all(fetch(engine, t).state is TaskState.SUCCEEDED for t in tasks)
+    assert "commit=durable" in start_worker("--burst").text()
+
+
 def test_an_app_that_does_not_import_is_a_one_line_error(start_worker: StartWorker) -> None:
     proc = start_worker(app="tests.worker.no_such_module", ready=False)
     assert proc.wait_exit() == 1
