@@ -56,7 +56,8 @@ class Worker:
     ) -> None:
         self.registry = registry
         self.engine = engine
-        self._rounds = RoundConnection(engine)
+        # Not behind PgBouncer (--poll-only): a session setting would stay on a shared server.
+        self._rounds = RoundConnection(engine, generic_plans=config.listen)
         self.config = config
         self._database_url = database_url
         self._app = app

@@ -106,13 +106,15 @@ class RoundConnection:
     """The control thread's own connection for its rounds, kept between them.
 
     In autocommit, so a round (one statement) is one round trip and one commit, with no pool
-    checkout around it; with ``plan_cache_mode = force_generic_plan``, so the round's statement
-    (prepared by psycopg after a few runs) is not planned again at every run. Any error drops
-    the connection; the next round opens a new one.
+    checkout around it; with ``plan_cache_mode = force_generic_plan`` (unless ``generic_plans``
+    is off, as behind a transaction-pooling PgBouncer, where a session setting would outlive
+    this client), so the round's statement (prepared by psycopg after a few runs) is not
+    planned again at every run. Any error drops the connection; the next round opens a new one.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, generic_plans: bool = True) -> None:
         self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._generic_plans = generic_plans
         self._conn: Connection | None = None
 
     @contextlib.contextmanager
@@ -121,7 +123,8 @@ class RoundConnection:
             if self._conn is None:
                 conn = self._engine.connect()
                 try:
-                    conn.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
+                    if self._generic_plans:
+                        conn.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
                 except BaseException:
                     conn.invalidate()
                     conn.close()
