@@ -29,7 +29,9 @@ def test_sigkill_random_workers(cluster: Cluster) -> None:
 def test_sigkill_gunicorn_workers_mid_request(cluster: Cluster) -> None:
     cluster.start_api()
     cluster.add_workers(2)
-    load = Load(300, 12.0, GOOD, threads=6, pause=0.05)
+    # Paced, not flooded: the load lasts about 8 s however fast the API answers, so that
+    # several workers die mid-request (a fast API once drained 300 requests in 3 s).
+    load = Load(300, 12.0, GOOD, threads=6, pause=0.15)
     report = scenarios.run(cluster, "SIGKILL gunicorn workers", load, scenarios.kill_api_workers)
     assert_sound(report)
     assert report.events["kill gunicorn worker"] >= 3  # one every ~1 s while the load lasts
