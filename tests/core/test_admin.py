@@ -75,10 +75,12 @@ def test_prune_deletes_old_finished_tasks_in_bounded_batches(engine: Engine) -> 
     assert queue_core.prune_all(engine, older_than=0) == 0  # queued tasks are never pruned
 
 
-ROUND_PARAMS = {
-    **{name: [] for name in ("ids", "tokens", "results", "f_ids", "f_tokens", "busy")},
-    **{name: [] for name in ("retryable", "retry_in", "error_types", "error_messages")},
-    "error_tracebacks": [],
+_OUTCOME_ARRAYS = (
+    "ids", "tokens", "results", "f_ids", "f_tokens", "busy", "retryable", "retry_in",
+    "error_types", "error_messages", "error_tracebacks",
+)  # fmt: skip
+ROUND_PARAMS = {  # a round with no outcome to record
+    **{name: [] for name in _OUTCOME_ARRAYS},
     "backoff_base": 1.0,
     "backoff_cap": 60.0,
     "synchronous_commit": "on",
