@@ -44,6 +44,7 @@ from .leases import (
 from .limits import queue_depth
 from .models import (
     FINISHED_STATES,
+    Claimed,
     Failure,
     Heartbeat,
     Lease,
@@ -64,6 +65,7 @@ __all__ = [
     "DEFAULT_TENANT",
     "FINISHED_STATES",
     "ApiKey",
+    "Claimed",
     "CreatedKey",
     "DatabaseError",
     "DatabaseUnavailable",

@@ -9,12 +9,13 @@ ids that took effect. The caller owns the transaction.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Sequence
 
 from . import statements, validation
-from .db import Executor, run
+from .db import Executor, run, run_direct
 from .errors import InvalidTaskError, LeaseLost
-from .models import JSON, Failure, Heartbeat, Lease, Round, Task, TaskId, TaskState
+from .models import JSON, Claimed, Failure, Heartbeat, Lease, Round, Task, TaskId, TaskState
 from .schema import DEFAULT_SCHEMA
 
 DEFAULT_LEASE_SECONDS = 30.0
@@ -190,15 +191,18 @@ def record_and_claim(
     f_ids = [f.lease.task_id for f in failures]
     fail["f_ids"], fail["f_tokens"] = f_ids, fail.pop("tokens")
     del fail["ids"]
-    complete = _complete_params(successes)
+    s_ids = [lease.task_id for lease, _ in successes]
+    ids = _uuid_array(s_ids)
     params = {
-        **complete,
+        "ids": ids,
+        "tokens": _uuid_array([lease.token for lease, _ in successes]),
+        "results": _json_array([result for _, result in successes], "result"),
         **fail,
         **_claim_params(_queue_names(queues), n, lease_for, worker_id, minimum=0),
-        "busy": [*complete["ids"], *f_ids],
+        "busy": _uuid_array(s_ids + f_ids) if f_ids else ids,
         "synchronous_commit": _commit_mode(durable),
     }
-    rows = run(executor, statements.for_schema(schema).sync, params).all()
+    rows = run_direct(executor, statements.for_schema(schema).sync, params).rows
     first = rows[0]
     return Round(
         completed={TaskId(i) for i in first.completed_ids or ()},
@@ -206,7 +210,26 @@ def record_and_claim(
             TaskId(i): TaskState(state)
             for i, state in zip(first.failed_ids or (), first.failed_states or (), strict=True)
         },
-        claimed=[Task.from_row(row) for row in rows if row.id is not None],
+        claimed=[Claimed._make(row[3:]) for row in rows if row.id is not None],
+    )
+
+
+def _uuid_array(values: Sequence[uuid.UUID]) -> str:
+    """An array literal of UUIDs (their text has nothing to quote)."""
+    for value in values:
+        if not isinstance(value, uuid.UUID):
+            raise InvalidTaskError("lease", f"expected a UUID, got {type(value).__name__}")
+    return "{" + ",".join(map(str, values)) + "}"
+
+
+def _json_array(values: Sequence[JSON], field: str) -> str:
+    """One JSON array of the values (null costs nothing to check)."""
+    return (
+        "["
+        + ",".join(
+            "null" if value is None else validation.json_text(value, field) for value in values
+        )
+        + "]"
     )
 
 

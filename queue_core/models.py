@@ -6,7 +6,7 @@ import dataclasses
 import enum
 import uuid
 from datetime import datetime
-from typing import Any, NewType
+from typing import Any, NamedTuple, NewType
 
 TaskId = NewType("TaskId", uuid.UUID)
 LeaseToken = NewType("LeaseToken", uuid.UUID)
@@ -69,9 +69,9 @@ class Task:
 
     @classmethod
     def from_row(cls, row: Any) -> Task:
-        """Build from a result row holding every column (extra columns are ignored)."""
-        values = row._mapping
-        fields = {name: values[name] for name in _TASK_FIELDS}
+        """Build from a result row (SQLAlchemy's or a named tuple) holding every column (extra
+        columns are ignored)."""
+        fields = {name: getattr(row, name) for name in _TASK_FIELDS}
         fields["state"] = TaskState(fields["state"])
         return cls(**fields)
 
@@ -86,12 +86,34 @@ class Task:
 _TASK_FIELDS = tuple(field.name for field in dataclasses.fields(Task))
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Lease:
+class Lease(NamedTuple):
     """What a worker must present to heartbeat, progress, complete, fail or release a task."""
 
     task_id: TaskId
     token: LeaseToken
+
+
+class Claimed(NamedTuple):
+    """A task as a worker's round claimed it: what running it takes (its state is ``running``).
+
+    Slimmer than :class:`Task` on purpose: a worker builds thousands of these a second.
+    ``lease_expires_at`` is the row's ``run_at``.
+    """
+
+    id: TaskId
+    lease_token: LeaseToken
+    tenant: str
+    queue: str
+    task: str
+    args: dict[str, JSON]
+    attempts: int
+    max_attempts: int
+    timeout_seconds: int | None
+    lease_expires_at: datetime
+
+    @property
+    def lease(self) -> Lease:
+        return Lease(self.id, self.lease_token)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -109,7 +131,7 @@ class Round:
 
     completed: set[TaskId]
     failed: dict[TaskId, TaskState]
-    claimed: list[Task]
+    claimed: list[Claimed]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

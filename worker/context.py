@@ -7,7 +7,6 @@ requests and lost leases), so a long handler should look at them between steps.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
@@ -56,13 +55,20 @@ class Flag:
         self._value = False
 
 
-@dataclasses.dataclass(frozen=True)
 class Flags:
     """Cancel / lease-lost / timed-out flags shared between the worker and one running task."""
 
-    cancel_requested: EventLike = dataclasses.field(default_factory=Flag)
-    lease_lost: EventLike = dataclasses.field(default_factory=Flag)
-    timed_out: EventLike = dataclasses.field(default_factory=Flag)
+    __slots__ = ("cancel_requested", "lease_lost", "timed_out")
+
+    def __init__(
+        self,
+        cancel_requested: EventLike | None = None,
+        lease_lost: EventLike | None = None,
+        timed_out: EventLike | None = None,
+    ) -> None:
+        self.cancel_requested: EventLike = Flag() if cancel_requested is None else cancel_requested
+        self.lease_lost: EventLike = Flag() if lease_lost is None else lease_lost
+        self.timed_out: EventLike = Flag() if timed_out is None else timed_out
 
 
 class TaskContext:

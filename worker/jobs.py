@@ -2,26 +2,28 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable
 from typing import Protocol
 
-from queue_core import Task
+from queue_core import Claimed, Lease
 
 from .context import Flags
 from .outcome import Outcome
 from .registry import TaskSpec
 
 
-@dataclasses.dataclass
 class Job:
     """One running attempt. ``timeout`` (seconds) comes from the row, else from the spec."""
 
-    task: Task
-    spec: TaskSpec | None
-    flags: Flags = dataclasses.field(default_factory=Flags)
-    started: float = dataclasses.field(default_factory=time.monotonic)
+    __slots__ = ("flags", "lease", "spec", "started", "task")
+
+    def __init__(self, task: Claimed, spec: TaskSpec | None, flags: Flags | None = None) -> None:
+        self.task = task
+        self.spec = spec
+        self.lease: Lease = task.lease
+        self.flags = Flags() if flags is None else flags
+        self.started = time.monotonic()
 
     @property
     def timeout(self) -> float | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -75,13 +76,35 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload, default=str)
 
 
+class TextFormatter(logging.Formatter):
+    """``time level logger message``; the time's text is made once per second, not per line."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
+        self._second: tuple[int, str] = (-1, "")
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        second, text = self._second
+        if int(record.created) != second:
+            second = int(record.created)
+            text = time.strftime("%Y-%m-%d %H:%M:%S", self.converter(second))
+            self._second = (second, text)  # one assignment: threads see a consistent pair
+        return f"{text},{int(record.msecs):03d}"
+
+
 def configure(fmt: str = "text", level: int = logging.INFO) -> None:
-    """Send logs to stderr in ``text`` or ``json`` format (at the CLI edge only)."""
+    """Send logs to stderr in ``text`` or ``json`` format (at the CLI edge only).
+
+    Neither format shows the caller's file and line or thread and process names, so they are
+    not collected (the logging HOWTO's "Optimization"): a third of each line's cost, which adds
+    up at one line per finished task.
+    """
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stderr)
-    if fmt == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

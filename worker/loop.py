@@ -19,7 +19,7 @@ import time
 from sqlalchemy.engine import Engine
 
 import queue_core
-from queue_core import DatabaseError, Lease, Task
+from queue_core import Claimed, DatabaseError, Lease
 
 from .config import WorkerConfig
 from .jobs import Job, Pool
@@ -161,11 +161,11 @@ class Worker:
             self._last_claim_empty = not synced.claimed
         self._submit(synced.claimed)
 
-    def _submit(self, tasks: list[Task]) -> None:
+    def _submit(self, tasks: list[Claimed]) -> None:
         assert self._pool is not None
         for task in tasks:
             job = Job(task, self.registry.tasks.get(task.task))
-            self._inflight[task.lease] = job
+            self._inflight[job.lease] = job
             task_event("task.claimed", job, logging.DEBUG)
             if job.spec is None:
                 self._done.put((job, unknown_task(task.task, self.registry.tasks)))
@@ -189,7 +189,7 @@ class Worker:
             return
 
     def _add_pending(self, job: Job, outcome: Outcome) -> None:
-        self._inflight.pop(job.task.lease, None)
+        self._inflight.pop(job.lease, None)
         self._pending.append(self._timed(job, outcome))
 
     def _timed(self, job: Job, outcome: Outcome) -> Done:
@@ -222,7 +222,7 @@ class Worker:
         with queue_core.translate_errors(), self.engine.begin() as conn:
             beat = queue_core.heartbeat(
                 conn,
-                [job.task.lease for job in jobs],
+                [job.lease for job in jobs],
                 lease_for=self.config.lease,
                 schema=self.config.schema,
             )
@@ -333,7 +333,7 @@ class Worker:
             return
         with queue_core.translate_errors(), self.engine.begin() as conn:
             released = queue_core.release(
-                conn, [job.task.lease for job in jobs], schema=self.config.schema
+                conn, [job.lease for job in jobs], schema=self.config.schema
             )
         for job in jobs:
             if job.task.id in released:

@@ -57,9 +57,9 @@ class Metrics:
         """Count one transition (called for every ``task.*`` log line)."""
         self.transitions.labels(job.task.task, event.removeprefix("task.")).inc()
         if event == "task.claimed":
-            self._held.add(job.task.lease)
-        elif event in _ENDED and job.task.lease in self._held:
-            self._held.discard(job.task.lease)  # a lost lease may be logged twice: count it once
+            self._held.add(job.lease)
+        elif event in _ENDED and job.lease in self._held:
+            self._held.discard(job.lease)  # a lost lease may be logged twice: count it once
             self.duration.labels(job.task.task).observe(job.elapsed())
         self.in_flight.set(len(self._held))
 

@@ -31,7 +31,7 @@ def sync(conn: Connection, config: WorkerConfig, done: list[Done], claim_n: int)
     live = [(job, outcome) for job, outcome in done if not job.flags.lease_lost.is_set()]
     return queue_core.record_and_claim(
         conn,
-        [(job.task.lease, o.result) for job, o in live if isinstance(o, Succeeded)],
+        [(job.lease, o.result) for job, o in live if isinstance(o, Succeeded)],
         [_failure(job, o) for job, o in live if isinstance(o, Failed)],
         list(config.queues),
         claim_n,
@@ -93,7 +93,7 @@ def apply_heartbeat(jobs: list[Job], beat: Heartbeat) -> None:
 
 def _failure(job: Job, outcome: Failed) -> Failure:
     return Failure(
-        job.task.lease,
+        job.lease,
         outcome.error_type,
         outcome.error_message,
         outcome.error_traceback,

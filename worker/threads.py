@@ -79,7 +79,7 @@ class ProgressWriter:
         try:
             with queue_core.translate_errors(), self._engine.begin() as conn:
                 return queue_core.progress(
-                    conn, self._job.task.lease, current, total, message, schema=self._schema
+                    conn, self._job.lease, current, total, message, schema=self._schema
                 )
         except LeaseLost:
             self._job.flags.lease_lost.set()
@@ -125,7 +125,7 @@ class HandlerTransaction:
     def _complete(self, conn: Connection, outcome: Succeeded) -> Outcome:
         with queue_core.translate_errors():
             applied = queue_core.complete_many(
-                conn, [(self._job.task.lease, outcome.result)], schema=self._schema
+                conn, [(self._job.lease, outcome.result)], schema=self._schema
             )
             if not applied:
                 conn.rollback()
