@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy.engine import Engine
 
 from . import statements, validation
-from .db import Executor, run, translate_errors
+from .db import Executor, run, run_direct, translate_errors
 from .errors import InvalidTaskError, InvalidTransition, TaskNotFound
 from .models import QueueStats, Task, TaskState
 from .schema import DEFAULT_SCHEMA, notify_channel
@@ -29,7 +29,10 @@ def get(
 ) -> Task:
     """The task, or :class:`TaskNotFound` (also for another tenant's task)."""
     tid = parse_id(task_id)
-    row = run(executor, statements.for_schema(schema).get, {"id": tid, "tenant": tenant}).first()
+    rows = run_direct(
+        executor, statements.for_schema(schema).get, {"id": tid, "tenant": tenant}
+    ).rows
+    row = rows[0] if rows else None
     if row is None:
         raise TaskNotFound(tid)
     return Task.from_row(row)

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import statements, validation
-from .db import Executor, run
-from .errors import IdempotencyConflict, InvalidTaskError
+from .db import Executor, run, run_direct
+from .errors import DatabaseError, IdempotencyConflict, InvalidTaskError
 from .models import JSON, Task, TaskId
 from .schema import DEFAULT_SCHEMA, notify_channel
 
@@ -40,8 +41,7 @@ class NewTask:
     idempotency_key: str | None = None
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Row:
+class _Row(NamedTuple):
     """A validated NewTask, ready to bind."""
 
     id: TaskId
@@ -105,8 +105,10 @@ def enqueue_many(
     same content yields the same task twice.
     """
     rows = _validate_batch(tasks, tenant)
-    inserted = run(executor, statements.for_schema(schema).enqueue, _bind(rows, tenant, schema))
-    by_id = {task.id: task for task in map(Task.from_row, inserted)}
+    inserted = run_direct(
+        executor, statements.for_schema(schema).enqueue, _bind(rows, tenant, schema)
+    )
+    by_id = {task.id: task for task in map(Task.from_row, inserted.rows)}
     missing = [row for row in rows if row.id not in by_id]
     if missing:
         by_id.update(_existing(executor, missing, tenant, schema))
@@ -123,8 +125,15 @@ def enqueue_many_ids(
     """:func:`enqueue_many` answering only the tasks' ids (in input order): for bulk loads,
     where reading every inserted row back would cost more than inserting it."""
     rows = _validate_batch(tasks, tenant)
-    found = run(executor, statements.for_schema(schema).enqueue_ids, _bind(rows, tenant, schema))
-    inserted = {TaskId(row.id) for row in found}
+    statements_ = statements.for_schema(schema)
+    if all(row.idempotency_key is None for row in rows):
+        # Nothing can conflict (the ids are new): no row needs reading back.
+        result = run_direct(executor, statements_.enqueue_quiet, _bind(rows, tenant, schema))
+        if result.rowcount != len(rows):
+            raise DatabaseError(f"inserted {result.rowcount} of {len(rows)} tasks")
+        return [row.id for row in rows]
+    found = run_direct(executor, statements_.enqueue_ids, _bind(rows, tenant, schema))
+    inserted = {TaskId(row.id) for row in found.rows}
     missing = [row for row in rows if row.id not in inserted]
     existing = _existing(executor, missing, tenant, schema) if missing else {}
     return [row.id if row.id in inserted else existing[row.id].id for row in rows]
@@ -140,9 +149,12 @@ def _validate_batch(tasks: Sequence[NewTask], tenant: str) -> list[_Row]:
 
 
 def _validate(new: NewTask, prefix: str) -> _Row:
-    def field(name: str) -> str:
-        return f"{prefix}.{name}" if prefix else name
+    if prefix:
+        return _validate_fields(new, lambda name: f"{prefix}.{name}")
+    return _validate_fields(new, str)
 
+
+def _validate_fields(new: NewTask, field: Callable[[str], str]) -> _Row:
     run_at = None if new.run_at is None else validation.aware_datetime(new.run_at, field("run_at"))
     delay = None if new.delay is None else validation.seconds(new.delay, field("delay"))
     if run_at is not None and delay is not None:
@@ -164,7 +176,7 @@ def _validate(new: NewTask, prefix: str) -> _Row:
     )
     if row.idempotency_key is None:
         return row
-    return dataclasses.replace(row, fingerprint=_fingerprint(row))
+    return row._replace(fingerprint=_fingerprint(row))
 
 
 def _fingerprint(row: _Row) -> str:
@@ -197,19 +209,28 @@ def _check_duplicate_keys(rows: list[_Row]) -> None:
 def _bind(rows: list[_Row], tenant: str, schema: str) -> dict[str, Any]:
     return {
         "channel": notify_channel(schema),
-        "ids": [row.id for row in rows],
-        "tenants": [tenant] * len(rows),
-        "queues": [row.queue for row in rows],
-        "tasks": [row.task for row in rows],
-        "args": [row.args for row in rows],
-        "priorities": [row.priority for row in rows],
-        "run_ats": [row.run_at for row in rows],
-        "delays": [row.delay for row in rows],
-        "max_attempts": [row.max_attempts for row in rows],
-        "timeouts": [row.timeout_seconds for row in rows],
-        "keys": [row.idempotency_key for row in rows],
-        "fingerprints": [row.fingerprint for row in rows],
+        "tenant": tenant,
+        # Queue names need no quoting in an array literal (validated: [a-z0-9_.-]).
+        "queues": "{" + ",".join(sorted({row.queue for row in rows})) + "}",
+        "rows": "[" + ",".join(map(_row_json, rows)) + "]",
     }
+
+
+def _row_json(row: _Row) -> str:
+    """One row as a JSON object. Queue and task names (validated) need no escaping, args is
+    JSON text already; the rest is numbers, ids, or dumped."""
+    text = f'{{"id":"{row.id}","queue":"{row.queue}","task":"{row.task}","args":{row.args}'
+    text += f',"priority":{int(row.priority)},"max_attempts":{int(row.max_attempts)}'
+    if row.run_at is not None:
+        text += f',"run_at":"{row.run_at.isoformat()}"'
+    if row.delay is not None:
+        text += f',"delay":{row.delay!r}'
+    if row.timeout_seconds is not None:
+        text += f',"timeout_seconds":{int(row.timeout_seconds)}'
+    if row.idempotency_key is not None:
+        text += f',"idempotency_key":{json.dumps(row.idempotency_key)}'
+        text += f',"fingerprint":"{row.fingerprint}"'
+    return text + "}"
 
 
 def _existing(

@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import TextClause, text
 
 from . import validation
-from .db import Executor, run
+from .db import Executor, run, run_direct
 from .errors import InvalidTaskError
 from .schema import DEFAULT_SCHEMA, schema_name
 
@@ -145,7 +145,8 @@ def authenticate(executor: Executor, token: str, *, schema: str = DEFAULT_SCHEMA
     if match is None:
         return None
     key_id, secret = match.groups()
-    row = run(executor, _statements(schema).live_key, {"id": key_id}).first()
+    rows = run_direct(executor, _statements(schema).live_key, {"id": key_id}).rows
+    row = rows[0] if rows else None
     stored = _DUMMY_DIGEST if row is None else str(row.secret_hash)
     if not hmac.compare_digest(stored, _digest(secret)) or row is None:
         return None

@@ -103,8 +103,14 @@ def json_object(value: object, field: str = "args") -> str:
 
 def json_text(value: object, field: str) -> str:
     """Serialise any JSON value for a jsonb column, refusing what Postgres would refuse."""
+    if value is None or (type(value) is dict and not value):
+        return "null" if value is None else "{}"  # nothing to check: the common no-args case
     _check_json(value, field, 0)
-    return json.dumps(value, allow_nan=False, separators=(",", ":"))
+    return _ENCODER.encode(value)
+
+
+# One encoder for every call (json.dumps with options builds a new one each time).
+_ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
 
 
 def _check_json(value: object, field: str, depth: int) -> None:

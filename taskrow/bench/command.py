@@ -56,6 +56,13 @@ def _layouts(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[
     help="enqueue-bulk: rows per enqueue_many.",
 )
 @click.option(
+    "--writers",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    help="enqueue-bulk: connections loading in parallel (as many as pgbench's ceiling uses).",
+)
+@click.option(
     "--rate",
     type=click.FloatRange(1, 5000),
     default=200,

@@ -25,6 +25,7 @@ class Options:
     compare: bool
     layouts: tuple[drain.Layout, ...]
     batch: int
+    writers: int
     rate: float
     seconds: int
     connections: int
@@ -85,24 +86,35 @@ def _compare_drain(o: Options, report: Report, n: int, best: float | None) -> No
 def run_bulk(o: Options) -> Report:
     report = Report("enqueue-bulk")
     n = o.n(100_000)
-    full, ids = [], []
-    for _ in range(o.repeat):  # interleaved, so drift on a shared machine hits both alike
+    full, ids, parallel = [], [], []
+    for _ in range(o.repeat):  # interleaved, so drift on a shared machine hits all alike
         full.append(bulk.bulk_once(o.server_url, n, o.batch, schema=o.schema))
         ids.append(bulk.bulk_once(o.server_url, n, o.batch, schema=o.schema, ids_only=True))
+        parallel.append(
+            bulk.bulk_once(
+                o.server_url, n, o.batch, schema=o.schema, ids_only=True, writers=o.writers
+            )
+        )
     report.add(
         "taskrow_rows_per_s",
         f"enqueue_many, batches of {o.batch}, 1 connection",
         round(median(full), 1),
         "rows/s",
     )
-    rate = round(median(ids), 1)
     report.add(
         "taskrow_ids_rows_per_s",
         f"enqueue_many_ids, batches of {o.batch}, 1 connection",
+        round(median(ids), 1),
+        "rows/s",
+    )
+    rate = round(median(parallel), 1)
+    report.add(
+        "taskrow_ids_parallel_rows_per_s",
+        f"enqueue_many_ids, batches of {o.batch}, {o.writers} connections",
         rate,
         "rows/s",
     )
-    report.figures.update(tasks=n, batch=o.batch)
+    report.figures.update(tasks=n, batch=o.batch, writers=o.writers)
     if o.compare:
         url = database(o.server_url, "taskrow_bench_ceiling")
         ceiling = peers.insert_ceiling(url, batch=True)
@@ -114,7 +126,7 @@ def run_bulk(o: Options) -> Report:
         )
         report.add(
             "ratio_to_batch_insert_ceiling",
-            "taskrow (ids) / batch-insert ceiling (target >= 0.5)",
+            f"taskrow (ids, {o.writers} connections) / batch-insert ceiling (target >= 0.5)",
             ratio(rate, ceiling),
             "x",
         )

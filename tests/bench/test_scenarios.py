@@ -28,7 +28,11 @@ CASES = {
 }
 EXPECTED = {
     "drain": ["taskrow_1x4_tasks_per_s", "taskrow_best_tasks_per_s"],
-    "enqueue-bulk": ["taskrow_rows_per_s", "taskrow_ids_rows_per_s"],
+    "enqueue-bulk": [
+        "taskrow_rows_per_s",
+        "taskrow_ids_rows_per_s",
+        "taskrow_ids_parallel_rows_per_s",
+    ],
     "latency": ["taskrow_p50_ms", "taskrow_p99_ms", "taskrow_max_ms"],
     "history": ["empty_tasks_per_s", "history_tasks_per_s", "ratio"],
     "memory": ["baseline_mib", "final_mib", "growth_mib"],

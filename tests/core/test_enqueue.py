@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
@@ -97,14 +99,19 @@ def test_enqueue_forces_a_durable_commit(engine: Engine) -> None:
     assert setting == "on"
 
 
-def test_bulk_enqueue_of_ten_thousand_in_one_statement(engine: Engine) -> None:
+def test_bulk_enqueue_of_ten_thousand_in_one_statement(engine: Engine, tmp_path: Path) -> None:
     new = [NewTask("t", {"i": i}, priority=i % 3) for i in range(10_000)]
-    statements: list[str] = []
-    sa.event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
-    with engine.begin() as conn:
-        tasks = queue_core.enqueue_many(conn, new)
+    trace = tmp_path / "libpq.trace"
+    with engine.begin() as conn, trace.open("w") as out:
+        pgconn = conn.connection.driver_connection.pgconn  # type: ignore[union-attr]
+        pgconn.trace(out.fileno())  # every protocol message the client sends
+        try:
+            tasks = queue_core.enqueue_many(conn, new)
+        finally:
+            pgconn.untrace()
     assert [t.args["i"] for t in tasks] == list(range(10_000))
-    assert len([s for s in statements if "INSERT" in s]) == 1
+    sent = [line for line in trace.read_text().splitlines() if line.split("\t")[1:2] == ["F"]]
+    assert len([line for line in sent if "INSERT" in line]) == 1
     assert count_tasks(engine) == 10_000
 
 
