@@ -20,7 +20,7 @@ from queue_core import Task, TaskState
 from . import bodies, metrics, records
 from .auth import Principal, require, require_queue
 from .problems import Problem, handle_core, handle_problem, handle_unexpected
-from .state import state, transaction
+from .state import autocommit, state, transaction
 from .waiting import wait_for_change
 
 logger = logging.getLogger(__name__)
@@ -37,8 +37,11 @@ MAX_IDEMPOTENCY_KEY = 200
 
 @blueprint.post("/tasks")
 def enqueue_task() -> Response:
+    # One task is one INSERT statement (its idempotent replay writes nothing): autocommit
+    # makes it durable at once, without a transaction around it.
     [task] = _enqueue(
-        lambda: [bodies.new_task(_json_body(), idempotency_key=_idempotency_key())]
+        lambda: [bodies.new_task(_json_body(), idempotency_key=_idempotency_key())],
+        single=True,
     )
     return _accepted(task)
 
@@ -142,8 +145,9 @@ def list_queues() -> Response:
     return _no_store(jsonify({"queues": visible}))
 
 
-def _enqueue(parse: Callable[[], list[queue_core.NewTask]]) -> list[Task]:
-    """Parse the body, then authenticate and enqueue in one transaction.
+def _enqueue(parse: Callable[[], list[queue_core.NewTask]], *, single: bool = False) -> list[Task]:
+    """Parse the body, then authenticate and enqueue in one transaction (``single``: on one
+    connection in autocommit mode, the enqueue being one statement).
 
     The body is read before a connection is taken (a slow client holds none), and a body
     error is raised only once the caller is known, so 401 and 403 still come first.
@@ -153,7 +157,7 @@ def _enqueue(parse: Callable[[], list[queue_core.NewTask]]) -> list[Task]:
         news = parse()
     except Exception as exc:  # noqa: BLE001 - raised again below, after authentication
         news, error = [], exc
-    with transaction() as conn:
+    with autocommit() if single else transaction() as conn:
         principal = require("enqueue", conn)
         if error is not None:
             raise error
