@@ -2,7 +2,9 @@
 
 Each view declares the scope it needs with :func:`require`; the result is a :class:`Principal`
 (tenant, scopes, allowed queues). A missing or unknown key is 401, a missing scope 403. Keys
-are looked up on every request, so a revoked key stops working at once.
+are looked up on every request, so a revoked key stops working at once; the enqueue routes
+instead remember keys they verified (:mod:`api.keycache`) and let the INSERT itself check that
+the key is still live, which keeps that promise without the lookup.
 """
 
 from __future__ import annotations
@@ -37,10 +39,14 @@ class Principal:
         return self.queues is None or queue in self.queues
 
 
-def require(scope: str, conn: Connection | None = None) -> Principal:
+def require(scope: str, conn: Connection | None = None, *, remembered: bool = False) -> Principal:
     """The authenticated caller, who must hold ``scope`` (else 401 or 403). The key is looked
-    up on ``conn`` (in the caller's transaction) when given, else in a short one of its own."""
-    principal = _authenticate(conn)
+    up on ``conn`` (in the caller's transaction) when given, else in a short one of its own.
+
+    ``remembered``: a key verified lately is taken from the state's ``verified_keys``;
+    the caller must then have its write check ``key_id`` (and call :func:`revoked` if that
+    check fails)."""
+    principal = _authenticate(conn, remembered)
     if scope not in principal.scopes:
         raise Problem(403, f"this API key lacks the {scope!r} scope")
     g.taskrow_principal = principal
@@ -54,11 +60,20 @@ def require_queue(principal: Principal, queue: object) -> None:
         raise Problem(403, f"this API key may not use queue {queue!r}")
 
 
-def _authenticate(conn: Connection | None) -> Principal:
+def revoked() -> Problem:
+    """The 401 for a remembered key that the database found revoked (and it is forgotten)."""
+    state().verified_keys.forget(_bearer_token())
+    logger.info("api.auth_rejected path=%s", request.path)
+    return Problem(401, "the API key is unknown or revoked", headers=_CHALLENGE)
+
+
+def _authenticate(conn: Connection | None, remembered: bool) -> Principal:
     settings = state().settings
     if not settings.auth_enabled:
         return Principal(settings.default_tenant, ALL_SCOPES, None, None)
     token = _bearer_token()
+    if remembered and isinstance(known := state().verified_keys.get(token), Principal):
+        return known
     if conn is not None:
         key = queue_core.authenticate(conn, token, schema=settings.schema)
     else:
@@ -68,7 +83,10 @@ def _authenticate(conn: Connection | None) -> Principal:
         logger.info("api.auth_rejected path=%s", request.path)
         raise Problem(401, "the API key is unknown or revoked", headers=_CHALLENGE)
     queues = None if key.queues is None else frozenset(key.queues)
-    return Principal(key.tenant, frozenset(key.scopes), queues, key.id)
+    principal = Principal(key.tenant, frozenset(key.scopes), queues, key.id)
+    if remembered:
+        state().verified_keys.put(token, principal)
+    return principal
 
 
 def _bearer_token() -> str:

@@ -7,12 +7,14 @@ import dataclasses
 import functools
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 from flask import current_app
 from sqlalchemy.engine import Connection, Engine
 
 import queue_core
 
+from .keycache import VerifiedKeys
 from .settings import ApiSettings
 
 EXTENSION_KEY = "taskrow"
@@ -20,11 +22,13 @@ EXTENSION_KEY = "taskrow"
 
 @dataclasses.dataclass(frozen=True)
 class ApiState:
-    """Settings, the engine, and the semaphore bounding concurrent long polls."""
+    """Settings, the engine, the semaphore bounding concurrent long polls, and the API keys
+    verified lately (for the enqueue routes, see api.auth)."""
 
     settings: ApiSettings
     engine: Engine
     waiting_slots: threading.BoundedSemaphore
+    verified_keys: VerifiedKeys[Any] = dataclasses.field(default_factory=VerifiedKeys)
 
     @functools.cached_property
     def autocommit_engine(self) -> Engine:

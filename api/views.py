@@ -18,7 +18,7 @@ import queue_core
 from queue_core import Task, TaskState
 
 from . import bodies, metrics, records
-from .auth import Principal, require, require_queue
+from .auth import Principal, require, require_queue, revoked
 from .problems import Problem, handle_core, handle_problem, handle_unexpected
 from .state import autocommit, state, transaction
 from .waiting import wait_for_change
@@ -158,14 +158,21 @@ def _enqueue(parse: Callable[[], list[queue_core.NewTask]], *, single: bool = Fa
     except Exception as exc:  # noqa: BLE001 - raised again below, after authentication
         news, error = [], exc
     with autocommit() if single else transaction() as conn:
-        principal = require("enqueue", conn)
+        # A key verified lately is not looked up again: the INSERT checks it is still live.
+        principal = require("enqueue", conn, remembered=True)
         if error is not None:
+            require("enqueue", conn)  # a revoked key still learns nothing about its body
             raise error
         for new in news:
             require_queue(principal, new.queue)
         for queue in sorted({n.queue for n in news if isinstance(n.queue, str)}):
             _check_depth(conn, queue)
-        tasks = queue_core.enqueue_many(conn, news, tenant=principal.tenant, schema=_schema())
+        try:
+            tasks = queue_core.enqueue_many(
+                conn, news, tenant=principal.tenant, schema=_schema(), key_id=principal.key_id
+            )
+        except queue_core.KeyRevoked:
+            raise revoked() from None
     for task in tasks:  # logged once the commit returned: these tasks are durable
         logger.info("api.enqueued task_id=%s queue=%s task=%s", task.id, task.queue, task.task)
     metrics.record_enqueued(tasks)

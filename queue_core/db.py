@@ -11,6 +11,7 @@ from typing import Any
 
 import psycopg
 import sqlalchemy as sa
+from psycopg import pq
 from psycopg.rows import namedtuple_row
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import psycopg as sa_psycopg
@@ -184,7 +185,8 @@ def run_direct(executor: Executor, statement: sa.TextClause, params: Mapping[str
         try:
             with driver.cursor(row_factory=namedtuple_row) as cursor:
                 cursor.execute(_pyformat(statement), params)
-                rows = cursor.fetchall() if cursor.description is not None else []
+                result = cursor.pgresult  # cheaper to ask than cursor.description
+                rows = cursor.fetchall() if result and result.status == TUPLES_OK else []
                 return Fetched(rows, cursor.rowcount)
         except psycopg.Error:
             if driver.broken:
@@ -192,6 +194,7 @@ def run_direct(executor: Executor, statement: sa.TextClause, params: Mapping[str
             raise
 
 
+TUPLES_OK = pq.ExecStatus.TUPLES_OK
 _DIALECT = sa_psycopg.dialect()  # type: ignore[no-untyped-call]
 
 

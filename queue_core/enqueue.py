@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 from . import statements, validation
 from .db import Executor, run, run_direct
-from .errors import DatabaseError, IdempotencyConflict, InvalidTaskError
+from .errors import DatabaseError, IdempotencyConflict, InvalidTaskError, KeyRevoked
 from .models import JSON, Task, TaskId
 from .schema import DEFAULT_SCHEMA, notify_channel
 
@@ -98,19 +98,30 @@ def enqueue_many(
     *,
     tenant: str = DEFAULT_TENANT,
     schema: str = DEFAULT_SCHEMA,
+    key_id: str | None = None,
 ) -> list[Task]:
     """Add up to 10,000 tasks in one statement, all or nothing; returns them in input order.
 
     Idempotency keys behave as in :func:`enqueue`; a key repeated within the batch with the
-    same content yields the same task twice.
+    same content yields the same task twice. With ``key_id`` (the API key a caller verified
+    earlier, perhaps long ago) nothing is written unless that key is still live, checked in
+    the same statement; else :class:`KeyRevoked` is raised.
     """
     rows = _validate_batch(tasks, tenant)
+    stmts = statements.for_schema(schema)
+    params = _bind(rows, tenant, schema)
+    if key_id is not None:
+        params["key_id"] = key_id
     inserted = run_direct(
-        executor, statements.for_schema(schema).enqueue, _bind(rows, tenant, schema)
+        executor, stmts.enqueue if key_id is None else stmts.enqueue_as_key, params
     )
     by_id = {task.id: task for task in map(Task.from_row, inserted.rows)}
     missing = [row for row in rows if row.id not in by_id]
     if missing:
+        if key_id is not None and not inserted.rows:
+            live = run_direct(executor, stmts.key_is_live, {"key_id": key_id}).rows[0].live
+            if not live:
+                raise KeyRevoked(key_id)
         by_id.update(_existing(executor, missing, tenant, schema))
     return [by_id[row.id] for row in rows]
 

@@ -9,6 +9,8 @@
     ├── InvalidTransition         the task's state does not allow the operation
     ├── LeaseLost                 a fenced operation found the lease gone (expired and re-claimed,
     │                             cancelled, or finished); nothing was written
+    ├── KeyRevoked                an enqueue made under an API key that is no longer live;
+    │                             nothing was written
     └── DatabaseError             the database refused or failed a statement
         └── DatabaseUnavailable   database unreachable, or a commit's outcome unknown
 
@@ -67,6 +69,14 @@ class LeaseLost(TaskrowError):
     def __init__(self, task_id: object) -> None:
         super().__init__(f"lease on task {task_id} was lost; the operation was not applied")
         self.task_id = task_id
+
+
+class KeyRevoked(TaskrowError):
+    """The API key an enqueue was made under was revoked (or deleted); nothing was written."""
+
+    def __init__(self, key_id: str) -> None:
+        super().__init__(f"API key {key_id} is revoked")
+        self.key_id = key_id
 
 
 class DatabaseError(TaskrowError):

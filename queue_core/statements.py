@@ -47,6 +47,11 @@ ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHI
 RETURNING t.*
 """
 
+# An enqueue made under an API key that a caller verified earlier: it writes nothing unless the
+# key is still live, so a revocation takes effect at once even for a caller that remembers keys.
+_KEY_LIVE = "SELECT 1 FROM {s}.api_keys WHERE id = :key_id AND revoked_at IS NULL"
+_KEY_GUARD = "WHERE EXISTS (" + _KEY_LIVE + ")"
+
 _BY_IDEMPOTENCY_KEYS = """
 SELECT * FROM {s}.tasks WHERE tenant = :tenant AND idempotency_key = ANY(CAST(:keys AS text[]))
 """
@@ -312,6 +317,8 @@ class Statements:
     enqueue: TextClause
     enqueue_ids: TextClause
     enqueue_quiet: TextClause
+    enqueue_as_key: TextClause
+    key_is_live: TextClause
     by_idempotency_keys: TextClause
     claim: TextClause
     heartbeat: TextClause
@@ -350,6 +357,12 @@ def for_schema(schema: str) -> Statements:
         enqueue_quiet=_text(
             _ENQUEUE.format(s=s, durable=_DURABLE_AND_NOTIFY).replace("RETURNING t.*", "")
         ),
+        enqueue_as_key=_text(
+            _ENQUEUE.format(s=s, durable=_DURABLE_AND_NOTIFY).replace(
+                "\nON CONFLICT", f"\n{_KEY_GUARD.format(s=s)}\nON CONFLICT"
+            )
+        ),
+        key_is_live=_text(f"SELECT EXISTS ({_KEY_LIVE.format(s=s)}) AS live"),
         by_idempotency_keys=_text(_BY_IDEMPOTENCY_KEYS.format(s=s)),
         claim=_text(_CLAIM.format(s=s, next_state=_CLAIM_NEXT_STATE, exclude="")),
         heartbeat=_text(_HEARTBEAT.format(s=s)),

@@ -188,3 +188,28 @@ def test_a_limited_key_sending_a_queue_that_is_no_name_gets_422(
         )
         assert response.status_code == 422, queue
     assert count_tasks(engine) == 0
+
+
+def test_a_remembered_key_revoked_meanwhile_enqueues_nothing(
+    client: FlaskClient, engine: Engine
+) -> None:
+    """The enqueue routes skip the lookup of a key they verified lately; the INSERT itself
+    checks the key is still live, so revocation still takes effect at once."""
+    with engine.begin() as conn:
+        created = queue_core.create_key(conn, tenant="acme", scopes=["enqueue"])
+    headers = bearer(created.token)
+    for _ in range(2):  # verified, then remembered
+        assert client.post("/v1/tasks", json={"task": "t"}, headers=headers).status_code == 202
+    with engine.begin() as conn:
+        queue_core.revoke_key(conn, created.key.id)
+    batch = {"tasks": [{"task": "t"}, {"task": "u"}]}
+    for path, body in (("/v1/tasks", {"task": "t"}), ("/v1/tasks/batch", batch)):
+        response = client.post(path, json=body, headers=headers)
+        assert response.status_code == 401, response.get_json()
+        assert response.mimetype == "application/problem+json"
+        assert "WWW-Authenticate" in response.headers
+    # A replay of an idempotent request is refused too, and a bad body learns nothing.
+    replay = {**headers, "Idempotency-Key": "k1"}
+    assert client.post("/v1/tasks", json={"task": "t"}, headers=replay).status_code == 401
+    assert client.post("/v1/tasks", json={"task": 7}, headers=headers).status_code == 401
+    assert count_tasks(engine) == 2

@@ -39,3 +39,32 @@ def test_an_idle_connection_killed_on_the_server_side(
             assert backend_pid(engine) != first  # and the pool was recycled after it
     finally:
         engine.dispose()
+
+
+def test_run_direct_shares_the_callers_transaction_and_translates_errors(
+    db_url: str, engine: sa.Engine
+) -> None:
+    now = queue_core.statements.for_schema("taskrow").now  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        assert not conn.in_transaction()  # run_direct begins one, as SQLAlchemy would
+        queue_core.enqueue_many(conn, [queue_core.NewTask("direct")], schema="taskrow")
+        assert conn.in_transaction()
+        conn.rollback()  # undoes it: the caller owns the transaction
+    with engine.connect() as conn:
+        queue_core.enqueue_many(conn, [queue_core.NewTask("direct")], schema="taskrow")
+        conn.commit()
+        count = conn.execute(sa.text("SELECT count(*) FROM taskrow.tasks WHERE task = 'direct'"))
+        assert count.scalar_one() == 1
+    with engine.connect() as conn:
+        bad = sa.text("SELECT 1 / 0")
+        with pytest.raises(queue_core.DatabaseError) as refused:
+            db.run_direct(conn, bad, {})
+        assert not isinstance(refused.value, DatabaseUnavailable)
+        assert "division by zero" in str(refused.value)
+        conn.rollback()
+        assert db.run_direct(conn, now, {}).rows[0].now is not None  # still usable
+        pid = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+        kill_backend(db_url, pid)
+        with pytest.raises(DatabaseUnavailable):
+            db.run_direct(conn, now, {})
+        assert conn.invalidated  # not handed out again

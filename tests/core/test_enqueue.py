@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -275,3 +274,17 @@ def test_deeply_nested_args_are_refused_without_recursion_error(engine: Engine) 
     with pytest.raises(InvalidTaskError, match="nests deeper"), engine.begin() as conn:
         queue_core.enqueue(conn, "t", nested)
     assert count_tasks(engine) == 0
+
+
+def test_an_enqueue_under_a_revoked_key_writes_nothing(engine: Engine) -> None:
+    with engine.begin() as conn:
+        live = queue_core.create_key(conn, tenant="acme", scopes=["enqueue"]).key
+        gone = queue_core.create_key(conn, tenant="acme", scopes=["enqueue"]).key
+        queue_core.revoke_key(conn, gone.id)
+    with engine.begin() as conn:
+        [task] = queue_core.enqueue_many(conn, [NewTask("t")], tenant="acme", key_id=live.id)
+    assert task.tenant == "acme"
+    for key_id in (gone.id, "nokey"):
+        with pytest.raises(queue_core.KeyRevoked), engine.begin() as conn:
+            queue_core.enqueue_many(conn, [NewTask("t"), NewTask("u")], key_id=key_id)
+    assert count_tasks(engine) == 1
