@@ -71,7 +71,14 @@ def _metrics_across_workers() -> None:
     type=click.IntRange(1, 256),
     help="Threads per worker (long polls hold a thread, never a database connection).",
 )
-def serve(bind: str, workers: int, threads: int) -> None:
+@click.option(
+    "--worker-connections",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(1, 100_000),
+    help="Keep-alive connections a worker holds at most; beyond, the others accept them.",
+)
+def serve(bind: str, workers: int, threads: int, worker_connections: int) -> None:
     """Serve the HTTP API with gunicorn (gthread workers)."""
     _metrics_across_workers()
     import api
@@ -89,6 +96,7 @@ def serve(bind: str, workers: int, threads: int) -> None:
         "bind": bind,
         "workers": workers,
         "threads": threads,
+        "worker_connections": worker_connections,
         "worker_class": "gthread",
         "timeout": 60,  # above the longest long poll (30 s)
         "graceful_timeout": 10,

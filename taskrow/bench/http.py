@@ -2,9 +2,12 @@
 minimal Flask endpoint enqueueing into RQ on Redis, served the same way.
 
 Both apps run under gunicorn with the same worker count and gthread threads, access log on
-(discarded), in their own processes; ``wrk`` (Debian's, installed with apt-get when missing
-and run as root) is the load generator, another process. taskrow's requests carry an API key
-and a unique Idempotency-Key and each commits durably; the RQ endpoint does none of that.
+(discarded), in their own processes, each worker holding at most its share of wrk's keep-alive
+connections (gunicorn's ``worker_connections``): otherwise whichever worker wakes first
+accepts most of them and the figures measure that luck; ``wrk`` (Debian's, installed with
+apt-get when missing and run as root) is the load generator, another process. taskrow's
+requests carry an API key and a unique Idempotency-Key and each commits durably; the RQ
+endpoint does none of that.
 """
 
 from __future__ import annotations
@@ -33,6 +36,11 @@ class Load:
     seconds: int
     workers: int
 
+    @property
+    def per_worker(self) -> int:
+        """Connections each gunicorn worker may hold, so that together they hold them all."""
+        return -(-self.connections // self.workers)
+
 
 def taskrow_http(server_url: str, load: Load, *, schema: str) -> dict[str, float]:
     url = queue_database(server_url, "taskrow_bench_http", schema=schema)
@@ -40,6 +48,7 @@ def taskrow_http(server_url: str, load: Load, *, schema: str) -> dict[str, float
     port = procs.free_port()
     command = [sys.executable, "-m", "taskrow.cli", "api", "--bind", f"127.0.0.1:{port}"]
     command += ["--workers", str(load.workers), "--threads", str(THREADS)]
+    command += ["--worker-connections", str(load.per_worker)]
     env = {"TASKROW_DATABASE_URL": url, "TASKROW_SCHEMA": schema}
     with procs.running([command], env) as servers:
         procs.wait_until(lambda: procs.port_open(port), 60, "taskrow api to listen", watch=servers)
@@ -54,6 +63,7 @@ def rq_http(load: Load) -> dict[str, float]:
         port = procs.free_port()
         command = [str(VENV / "bin" / "gunicorn"), "--chdir", str(PEERS), "-b", f"127.0.0.1:{port}"]
         command += ["-w", str(load.workers), "-k", "gthread", "--threads", str(THREADS)]
+        command += ["--worker-connections", str(load.per_worker)]
         command += ["--access-logfile", "-", "rq_app:app"]
         with procs.running([command], {"REDIS_URL": REDIS_URL}) as servers:
             procs.wait_until(
