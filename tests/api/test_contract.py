@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from types import SimpleNamespace
 
-from flask import Flask
+import pytest
+from flask import Flask, url_for
 from flask.testing import FlaskClient
 from sqlalchemy.engine import Engine
 
 import queue_core
+from api import records
 
 from .conftest import MakeKey, bearer, count_tasks
 
@@ -334,3 +337,14 @@ def test_readyz_is_503_when_the_schema_is_behind(empty_db_url: str, key: str) ->
     finally:
         app.extensions["taskrow"].engine.dispose()
     assert response.status_code == 503 and response.headers["Retry-After"]
+
+
+@pytest.mark.parametrize("script_root", ["", "/queue"])
+def test_links_are_the_routes_url_for_builds(app: Flask, script_root: str) -> None:
+    """records.task_url/result_url build the paths by hand (cheaper on every 202)."""
+    task_id = uuid.uuid4()
+    task = SimpleNamespace(id=task_id)
+    with app.test_request_context("/v1/tasks", base_url=f"http://localhost{script_root}"):
+        assert records.task_url(task) == url_for("taskrow.get_task", task_id=task_id)  # type: ignore[arg-type]
+        assert records.result_url(task) == url_for("taskrow.get_result", task_id=task_id)  # type: ignore[arg-type]
+        assert records.task_url(task).startswith(f"{script_root}/v1/tasks/")  # type: ignore[arg-type]
