@@ -181,7 +181,11 @@ def run_direct(executor: Executor, statement: sa.TextClause, params: Mapping[str
         if not conn.in_transaction():
             conn.begin()
         driver = conn.connection.driver_connection
-        assert isinstance(driver, psycopg.Connection)
+        if not isinstance(driver, psycopg.Connection):
+            raise DatabaseError(
+                "queue_core needs SQLAlchemy's psycopg (3) driver (postgresql+psycopg://), "
+                f"not {conn.dialect.name}+{conn.dialect.driver}"
+            )
         try:
             with driver.cursor(row_factory=namedtuple_row) as cursor:
                 cursor.execute(_pyformat(statement), params)

@@ -68,3 +68,9 @@ def test_run_direct_shares_the_callers_transaction_and_translates_errors(
         with pytest.raises(DatabaseUnavailable):
             db.run_direct(conn, now, {})
         assert conn.invalidated  # not handed out again
+
+
+def test_another_driver_is_refused_with_a_typed_error() -> None:
+    other = sa.create_engine("sqlite://")
+    with other.connect() as conn, pytest.raises(queue_core.DatabaseError, match="psycopg"):
+        queue_core.enqueue(conn, "t")
