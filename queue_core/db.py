@@ -190,7 +190,7 @@ def run_direct(executor: Executor, statement: sa.TextClause, params: Mapping[str
             with driver.cursor(row_factory=namedtuple_row) as cursor:
                 cursor.execute(_pyformat(statement), params)
                 result = cursor.pgresult  # cheaper to ask than cursor.description
-                rows = cursor.fetchall() if result and result.status == TUPLES_OK else []
+                rows = cursor.fetchall() if result and result.status == _TUPLES_OK else []
                 return Fetched(rows, cursor.rowcount)
         except psycopg.Error:
             if driver.broken:
@@ -198,7 +198,7 @@ def run_direct(executor: Executor, statement: sa.TextClause, params: Mapping[str
             raise
 
 
-TUPLES_OK = pq.ExecStatus.TUPLES_OK
+_TUPLES_OK = pq.ExecStatus.TUPLES_OK
 _DIALECT = sa_psycopg.dialect()  # type: ignore[no-untyped-call]
 
 

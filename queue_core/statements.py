@@ -347,20 +347,13 @@ def _text(sql: str) -> TextClause:
 @functools.cache
 def for_schema(schema: str) -> Statements:
     s = '"' + schema_name(schema) + '"'
+    enqueue = _ENQUEUE.format(s=s, durable=_DURABLE_AND_NOTIFY)
     return Statements(
-        enqueue=_text(_ENQUEUE.format(s=s, durable=_DURABLE_AND_NOTIFY)),
-        enqueue_ids=_text(
-            _ENQUEUE.format(s=s, durable=_DURABLE_AND_NOTIFY).replace(
-                "RETURNING t.*", "RETURNING t.id"
-            )
-        ),
-        enqueue_quiet=_text(
-            _ENQUEUE.format(s=s, durable=_DURABLE_AND_NOTIFY).replace("RETURNING t.*", "")
-        ),
+        enqueue=_text(enqueue),
+        enqueue_ids=_text(enqueue.replace("RETURNING t.*", "RETURNING t.id")),
+        enqueue_quiet=_text(enqueue.replace("RETURNING t.*", "")),
         enqueue_as_key=_text(
-            _ENQUEUE.format(s=s, durable=_DURABLE_AND_NOTIFY).replace(
-                "\nON CONFLICT", f"\n{_KEY_GUARD.format(s=s)}\nON CONFLICT"
-            )
+            enqueue.replace("\nON CONFLICT", f"\n{_KEY_GUARD.format(s=s)}\nON CONFLICT")
         ),
         key_is_live=_text(f"SELECT EXISTS ({_KEY_LIVE.format(s=s)}) AS live"),
         by_idempotency_keys=_text(_BY_IDEMPOTENCY_KEYS.format(s=s)),
