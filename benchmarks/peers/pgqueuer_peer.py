@@ -1,13 +1,16 @@
 """PgQueuer 1.6 beside taskrow, run from the benchmark venv (.venv-bench), never from taskrow's.
 
-    python pgqueuer_peer.py drain URL N           -> {"jobs": N, "seconds": s, "jobs_per_s": r}
+    python pgqueuer_peer.py drain URL N [PROCESSES [BATCH]]
+                                  -> {"jobs": N, "seconds": s, "jobs_per_s": r, ...}
     python pgqueuer_peer.py latency URL RATE SECS -> {"samples": n, "p50_ms": .., "p99_ms": ..}
+    python pgqueuer_peer.py drain-one URL BATCH   (internal: one draining process)
     python pgqueuer_peer.py consume URL N         (internal: the latency consumer process)
 
 ``drain`` installs PgQueuer's schema in the (fresh) database URL, enqueues N no-op jobs in
-batches of 1,000 and drains them with one QueueManager (asyncpg, batch_size 10, the defaults)
-in drain mode. The rate counts from the first handler call to the end of ``run`` (the last
-acknowledgement written), as taskrow's counts from its first claim to its last acknowledgement.
+batches of 1,000 and drains them with PROCESSES processes (default 1), each one QueueManager
+(asyncpg) in drain mode with ``batch_size`` BATCH (default 10, PgQueuer's own default). The
+rate counts from the first handler call in any process to the end of the last process's
+``run`` (its last acknowledgement written), on this machine's wall clock.
 
 ``latency`` starts a consumer process with an idle QueueManager, then enqueues one job at a
 time at RATE per second for SECS seconds from this process; the latency of a job is from the
@@ -50,9 +53,36 @@ async def enqueue_batches(url: str, n: int) -> None:
         await conn.close()
 
 
-async def drain(url: str, n: int) -> dict[str, float]:
-    await install(url)
-    await enqueue_batches(url, n)
+def drain(url: str, n: int, processes: int, batch: int) -> dict[str, float]:
+    """Enqueue ``n`` jobs, then drain them with ``processes`` processes started together."""
+    asyncio.run(install(url))
+    asyncio.run(enqueue_batches(url, n))
+    command = [sys.executable, __file__, "drain-one", url, str(batch)]
+    children = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for _ in range(processes)
+    ]
+    runs = []
+    for child in children:
+        out, _ = child.communicate(timeout=600)
+        if child.returncode != 0:
+            raise SystemExit(f"a PgQueuer drain process exited with code {child.returncode}")
+        runs.append(json.loads(out.strip().splitlines()[-1]))
+    count = sum(int(r["jobs"]) for r in runs)
+    if count < n:
+        raise SystemExit(f"PgQueuer drained {count} of {n} jobs")
+    busy = [r for r in runs if r["jobs"]]
+    seconds = max(r["ended"] for r in busy) - min(r["first"] for r in busy)
+    return {
+        "jobs": count,
+        "processes": processes,
+        "batch_size": batch,
+        "seconds": round(seconds, 4),
+        "jobs_per_s": round(count / seconds, 1),
+    }
+
+
+async def drain_one(url: str, batch: int) -> dict[str, float]:
+    """One draining process: its job count, first handler call and end of run (wall clock)."""
     conn = await asyncpg.connect(url)
     first: list[float] = []
     count = 0
@@ -62,16 +92,15 @@ async def drain(url: str, n: int) -> dict[str, float]:
     async def noop(job: Job) -> None:
         nonlocal count
         if not first:
-            first.append(time.perf_counter())
+            first.append(time.time())
         count += 1
 
     try:
-        await qm.run(mode=QueueExecutionMode.drain, batch_size=10)
-        ended = time.perf_counter()
+        await qm.run(mode=QueueExecutionMode.drain, batch_size=batch)
+        ended = time.time()
     finally:
         await conn.close()
-    seconds = ended - first[0]
-    return {"jobs": count, "seconds": round(seconds, 4), "jobs_per_s": round(count / seconds, 1)}
+    return {"jobs": count, "first": first[0] if first else ended, "ended": ended}
 
 
 async def consume(url: str, n: int) -> None:
@@ -140,7 +169,11 @@ async def produce(url: str, rate: float, seconds: float) -> dict[str, float]:
 def main(argv: list[str]) -> None:
     mode, url = argv[0], argv[1]
     if mode == "drain":
-        print(json.dumps(asyncio.run(drain(url, int(argv[2])))))
+        processes = int(argv[3]) if len(argv) > 3 else 1
+        batch = int(argv[4]) if len(argv) > 4 else 10
+        print(json.dumps(drain(url, int(argv[2]), processes, batch)))
+    elif mode == "drain-one":
+        print(json.dumps(asyncio.run(drain_one(url, int(argv[2])))))
     elif mode == "latency":
         print(json.dumps(asyncio.run(produce(url, float(argv[2]), float(argv[3])))))
     elif mode == "consume":

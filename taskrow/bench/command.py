@@ -16,7 +16,8 @@ from .procs import BenchError
 from .scenarios import SCENARIOS, Options
 from .server import server
 
-DEFAULT_LAYOUTS = "1x50,2x25"
+DEFAULT_LAYOUTS = "1x10,1x100,2x100,2x200,2x400"
+DEFAULT_PEER_LAYOUTS = "1x10,1x100,2x10,2x100"
 
 
 def _layouts(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[Layout, ...]:
@@ -46,7 +47,17 @@ def _layouts(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[
     default=DEFAULT_LAYOUTS,
     show_default=True,
     callback=_layouts,
-    help="Worker layouts PROCESSESxTHREADS, comma-separated (history uses the first).",
+    help="taskrow layouts PROCESSESxCONCURRENCY searched, comma-separated; drain always adds "
+    "1x10, the defaults (history uses the first).",
+)
+@click.option(
+    "--peer-layouts",
+    "peer_layouts",
+    default=DEFAULT_PEER_LAYOUTS,
+    show_default=True,
+    callback=_layouts,
+    help="drain --compare: PgQueuer layouts PROCESSESxBATCH_SIZE searched; 1x10 (its defaults) "
+    "is always among them.",
 )
 @click.option(
     "--batch",

@@ -1,8 +1,9 @@
 """``drain``: N no-op tasks pre-enqueued, worker processes drain them; tasks/s.
 
-A layout ``PxC`` is P worker processes (``taskrow worker --burst``) with C handler threads
-each. The rate counts from the first claim to the last acknowledgement (database timestamps),
-so process start-up is not in it.
+A layout ``PxC`` is P worker processes (``taskrow worker --burst``) with concurrency C
+each; ``1x10`` is what ``taskrow worker`` does with no options. The rate counts from the
+first claim to the last acknowledgement (database timestamps), so process start-up is not in
+it.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ class Layout:
 
     def __str__(self) -> str:
         return f"{self.processes}x{self.threads}"
+
+
+DEFAULT_LAYOUT = Layout(1, 10)  # taskrow worker's defaults: one process, --concurrency 10
 
 
 def enqueue_noops(url: str, n: int, *, schema: str, task: str = "noop") -> None:

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from ..embedded import EmbeddedPostgresError, binaries
+from .drain import Layout
 from .procs import BenchError
 from .server import libpq_env, plain_url
 
@@ -25,6 +26,7 @@ PEERS = BENCHMARKS / "peers"
 VENV = ROOT / ".venv-bench"
 PEER_PACKAGES = ["pgqueuer==1.6.*", "asyncpg", "rq", "redis", "flask", "gunicorn"]
 CHECK = "import pgqueuer, asyncpg, rq, redis, flask, gunicorn"
+PGQUEUER_DEFAULT = Layout(1, 10)  # one QueueManager process, batch_size 10 (its default)
 
 
 def venv_python() -> Path:
