@@ -12,6 +12,7 @@ from queue_core import TaskrowError, translate_errors
 from ..config import Settings
 from ..embedded import EmbeddedPostgresError
 from .drain import Layout
+from .http import ServerLayout
 from .procs import BenchError
 from .scenarios import SCENARIOS, Options
 from .server import server
@@ -23,6 +24,15 @@ DEFAULT_PEER_LAYOUTS = "1x10,1x100,2x10,2x100"
 def _layouts(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[Layout, ...]:
     try:
         return tuple(Layout.parse(part.strip()) for part in value.split(",") if part.strip())
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+def _server_layouts(
+    _ctx: click.Context, _param: click.Parameter, value: str
+) -> tuple[ServerLayout, ...]:
+    try:
+        return tuple(ServerLayout.parse(part.strip()) for part in value.split(",") if part.strip())
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
 
@@ -95,11 +105,20 @@ def _layouts(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[
     help="enqueue-http: wrk connections.",
 )
 @click.option(
-    "--http-workers",
-    type=click.IntRange(1, 64),
-    default=2,
+    "--http-layouts",
+    "http_layouts",
+    default="2x16,4x4,4x8",
     show_default=True,
-    help="enqueue-http: gunicorn workers for both apps.",
+    callback=_server_layouts,
+    help="enqueue-http: taskrow api layouts WORKERSxTHREADS searched.",
+)
+@click.option(
+    "--rq-layouts",
+    "rq_layouts",
+    default="4xsync,2x16,4x4",
+    show_default=True,
+    callback=_server_layouts,
+    help="enqueue-http: Flask + RQ gunicorn layouts searched (Wxsync: sync workers).",
 )
 @click.option(
     "--finished",

@@ -1,13 +1,14 @@
 """``enqueue-http``: ``POST /v1/tasks`` on ``taskrow api`` (gunicorn) under ``wrk``, beside a
-minimal Flask endpoint enqueueing into RQ on Redis, served the same way.
+minimal Flask endpoint enqueueing into RQ on Redis.
 
-Both apps run under gunicorn with the same worker count and gthread threads, access log on
-(discarded), in their own processes, each worker holding at most its share of wrk's keep-alive
-connections (gunicorn's ``worker_connections``): otherwise whichever worker wakes first
-accepts most of them and the figures measure that luck; ``wrk`` (Debian's, installed with
-apt-get when missing and run as root) is the load generator, another process. taskrow's
-requests carry an API key and a unique Idempotency-Key and each commits durably; the RQ
-endpoint does none of that.
+Each side is measured at every server layout of its search: ``WxT`` is W gunicorn workers of
+T gthread threads, ``Wxsync`` W sync workers (how teams usually serve a Flask app; ``taskrow
+api`` serves gthread only). Access log on (discarded), each app in its own processes, each
+gthread worker holding at most its share of wrk's keep-alive connections (gunicorn's
+``worker_connections``): otherwise whichever worker wakes first accepts most of them and the
+figures measure that luck. ``wrk`` (Debian's, installed with apt-get when missing and run as
+root) is the load generator, another process. taskrow's requests carry an API key and a unique
+Idempotency-Key and each commits durably; the RQ endpoint does none of that.
 """
 
 from __future__ import annotations
@@ -27,28 +28,57 @@ from .peers import BENCHMARKS, PEERS, VENV, venv_python
 from .server import queue_database
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
-THREADS = 16
+
+
+@dataclass(frozen=True)
+class ServerLayout:
+    """W gunicorn workers with T gthread threads each, or (``threads`` 0) W sync workers."""
+
+    workers: int
+    threads: int
+
+    @classmethod
+    def parse(cls, text: str) -> ServerLayout:
+        workers, _, threads = text.lower().partition("x")
+        try:
+            layout = cls(int(workers), 0 if threads == "sync" else int(threads))
+        except ValueError:
+            raise ValueError(
+                f"server layout {text!r}: write WORKERSxTHREADS or WORKERSxsync, e.g. 4xsync"
+            ) from None
+        if layout.workers < 1 or layout.threads < 0:
+            raise ValueError(f"server layout {text!r}: at least one worker")
+        return layout
+
+    def __str__(self) -> str:
+        return f"{self.workers}x{self.threads or 'sync'}"
+
+    def gunicorn_options(self, connections: int) -> list[str]:
+        options = ["-w", str(self.workers)]
+        if self.threads:
+            per_worker = -(-connections // self.workers)  # together they hold them all
+            options += ["-k", "gthread", "--threads", str(self.threads)]
+            options += ["--worker-connections", str(per_worker)]
+        return options
 
 
 @dataclass(frozen=True)
 class Load:
     connections: int
     seconds: int
-    workers: int
-
-    @property
-    def per_worker(self) -> int:
-        """Connections each gunicorn worker may hold, so that together they hold them all."""
-        return -(-self.connections // self.workers)
 
 
-def taskrow_http(server_url: str, load: Load, *, schema: str) -> dict[str, float]:
+def taskrow_http(
+    server_url: str, layout: ServerLayout, load: Load, *, schema: str
+) -> dict[str, float]:
+    if not layout.threads:
+        raise procs.BenchError("taskrow api serves gthread workers only: write WxT, e.g. 2x16")
     url = queue_database(server_url, "taskrow_bench_http", schema=schema)
     token = _api_key(url, schema)
     port = procs.free_port()
     command = [sys.executable, "-m", "taskrow.cli", "api", "--bind", f"127.0.0.1:{port}"]
-    command += ["--workers", str(load.workers), "--threads", str(THREADS)]
-    command += ["--worker-connections", str(load.per_worker)]
+    command += ["--workers", str(layout.workers), "--threads", str(layout.threads)]
+    command += ["--worker-connections", str(-(-load.connections // layout.workers))]
     env = {"TASKROW_DATABASE_URL": url, "TASKROW_SCHEMA": schema}
     with procs.running([command], env) as servers:
         procs.wait_until(lambda: procs.port_open(port), 60, "taskrow api to listen", watch=servers)
@@ -57,13 +87,12 @@ def taskrow_http(server_url: str, load: Load, *, schema: str) -> dict[str, float
     return figures
 
 
-def rq_http(load: Load) -> dict[str, float]:
+def rq_http(layout: ServerLayout, load: Load) -> dict[str, float]:
     venv_python()
     with _redis():
         port = procs.free_port()
         command = [str(VENV / "bin" / "gunicorn"), "--chdir", str(PEERS), "-b", f"127.0.0.1:{port}"]
-        command += ["-w", str(load.workers), "-k", "gthread", "--threads", str(THREADS)]
-        command += ["--worker-connections", str(load.per_worker)]
+        command += layout.gunicorn_options(load.connections)
         command += ["--access-logfile", "-", "rq_app:app"]
         with procs.running([command], {"REDIS_URL": REDIS_URL}) as servers:
             procs.wait_until(

@@ -24,10 +24,10 @@ CASES = {
     "latency": ["--rate", "20", "--seconds", "2", "--threads", "2"],
     "history": ["--tasks", "40", "--finished", "500", "--future", "50", *TINY],
     "memory": ["--tasks", "200", "--threads", "2"],
-    "enqueue-http": ["--seconds", "1", "--connections", "2", "--http-workers", "1", "--no-rq"],
+    "enqueue-http": ["--seconds", "1", "--connections", "2", "--http-layouts", "1x2", "--no-rq"],
 }
 EXPECTED = {
-    "drain": ["taskrow_1x4_tasks_per_s", "taskrow_best_tasks_per_s"],
+    "drain": ["taskrow_1x10_tasks_per_s", "taskrow_1x4_tasks_per_s", "taskrow_best_tasks_per_s"],
     "enqueue-bulk": [
         "taskrow_rows_per_s",
         "taskrow_ids_rows_per_s",
@@ -36,7 +36,13 @@ EXPECTED = {
     "latency": ["taskrow_p50_ms", "taskrow_p99_ms", "taskrow_max_ms"],
     "history": ["empty_tasks_per_s", "history_tasks_per_s", "ratio"],
     "memory": ["baseline_mib", "final_mib", "growth_mib"],
-    "enqueue-http": ["taskrow_req_per_s", "taskrow_p50_ms", "taskrow_p99_ms", "taskrow_errors"],
+    "enqueue-http": [
+        "taskrow_req_per_s",
+        "taskrow_1x2_req_per_s",
+        "taskrow_1x2_p50_ms",
+        "taskrow_1x2_p99_ms",
+        "taskrow_1x2_errors",
+    ],
 }
 
 
