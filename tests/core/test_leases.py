@@ -190,25 +190,6 @@ def test_progress_is_visible_from_another_connection(engine: Engine) -> None:
     )
 
 
-def test_failure_backoff_uses_full_jitter_below_the_cap(engine: Engine) -> None:
-    enqueue(engine, max_attempts=10)
-    for attempt in range(1, 5):
-        make_due(engine)
-        [task] = claim(engine)
-        with engine.begin() as conn:
-            queue_core.fail_many(
-                conn, [Failure(task.lease, "E", "again")], backoff_base=10, backoff_cap=25
-            )
-            now = conn.execute(sa.text("SELECT now()")).scalar_one()
-        retried = get(engine, task.id)
-        assert retried.state is TaskState.QUEUED and retried.attempts == attempt
-        assert (
-            timedelta(0)
-            <= retried.run_at - now
-            <= timedelta(seconds=min(25, 10 * 2 ** (attempt - 1)))
-        )
-
-
 def test_explicit_retry_delay_and_non_retryable_failure(engine: Engine) -> None:
     task = enqueue(engine, max_attempts=5)
     [claimed] = claim(engine)

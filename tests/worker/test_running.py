@@ -114,7 +114,10 @@ def test_periodic_three_workers_one_task_per_slot(
 def test_notification_wakes_an_idle_worker(engine: Engine, start_worker: StartWorker) -> None:
     proc = start_worker("--poll-interval", "600")
     proc.wait_log("listener.connected")
-    task = enqueue(engine, "echo", {"via": "notify"})  # the next poll is minutes away
+    # A first task, recorded by a round that also claimed (and found nothing more): from then
+    # on the worker is idle, and only a notification can bring it back before its next poll.
+    ended(engine, enqueue(engine, "echo", {"via": "warm-up"}), TaskState.SUCCEEDED)
+    task = enqueue(engine, "echo", {"via": "notify"})  # the next poll is ten minutes away
     ended(engine, task, TaskState.SUCCEEDED)
 
 
