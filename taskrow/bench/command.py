@@ -70,6 +70,15 @@ def _server_layouts(
     "is always among them.",
 )
 @click.option(
+    "--procrastinate-layouts",
+    "procrastinate_layouts",
+    default="1x1,1x10,2x10",
+    show_default=True,
+    callback=_layouts,
+    help="drain --compare: procrastinate layouts PROCESSESxCONCURRENCY searched (1x1, its "
+    "defaults, always among them; 5,000 jobs); '' for none.",
+)
+@click.option(
     "--batch",
     type=click.IntRange(1, 10_000),
     default=1000,

@@ -24,9 +24,18 @@ ROOT = Path(__file__).resolve().parents[2]
 BENCHMARKS = ROOT / "benchmarks"
 PEERS = BENCHMARKS / "peers"
 VENV = ROOT / ".venv-bench"
-PEER_PACKAGES = ["pgqueuer==1.6.*", "asyncpg", "rq", "redis", "flask", "gunicorn"]
-CHECK = "import pgqueuer, asyncpg, rq, redis, flask, gunicorn"
+PEER_PACKAGES = [
+    "pgqueuer==1.6.*",
+    "asyncpg",
+    "procrastinate==3.*",
+    "rq",
+    "redis",
+    "flask",
+    "gunicorn",
+]
+CHECK = "import pgqueuer, asyncpg, procrastinate, rq, redis, flask, gunicorn"
 PGQUEUER_DEFAULT = Layout(1, 10)  # one QueueManager process, batch_size 10 (its default)
+PROCRASTINATE_DEFAULT = Layout(1, 1)  # one worker process, concurrency 1 (its default)
 
 
 def venv_python() -> Path:
@@ -45,8 +54,20 @@ def venv_python() -> Path:
 
 def pgqueuer(mode: str, url: str, *args: object, timeout: float = 600) -> dict[str, float]:
     """Run the PgQueuer peer script in ``mode``; returns its JSON figures."""
-    command = [str(venv_python()), str(PEERS / "pgqueuer_peer.py"), mode, plain_url(url)]
-    out = _must([*command, *map(str, args)], f"PgQueuer {mode}", timeout=timeout)
+    return _peer("pgqueuer_peer.py", f"PgQueuer {mode}", mode, url, *args, timeout=timeout)
+
+
+def procrastinate(url: str, n: int, layout: Layout) -> dict[str, float]:
+    """Drain ``n`` no-op jobs with procrastinate at ``layout`` (processes x concurrency)."""
+    args = (n, layout.processes, layout.threads)
+    return _peer("procrastinate_peer.py", "procrastinate drain", "drain", url, *args, timeout=1800)
+
+
+def _peer(
+    script: str, what: str, mode: str, url: str, *args: object, timeout: float
+) -> dict[str, float]:
+    command = [str(venv_python()), str(PEERS / script), mode, plain_url(url)]
+    out = _must([*command, *map(str, args)], what, timeout=timeout)
     figures: dict[str, float] = json.loads(out.strip().splitlines()[-1])
     return figures
 

@@ -25,6 +25,7 @@ class Options:
     compare: bool
     layouts: tuple[drain.Layout, ...]
     peer_layouts: tuple[drain.Layout, ...]
+    procrastinate_layouts: tuple[drain.Layout, ...]
     batch: int
     writers: int
     rate: float
@@ -68,6 +69,50 @@ def run_drain(o: Options) -> Report:
     return report
 
 
+PROCRASTINATE_TASKS = 5_000  # about 500 jobs/s: a larger drain measures the same rate, slower
+
+
+def _peer_row(
+    report: Report, key: str, name: str, knob: str, layout: drain.Layout, runs: list[float]
+) -> float:
+    rate = round(median(runs), 1)
+    default = {"pgqueuer": peers.PGQUEUER_DEFAULT, "procrastinate": peers.PROCRASTINATE_DEFAULT}
+    tag = " (its defaults)" if layout == default[key] else ""
+    report.add(
+        f"{key}_{layout}_jobs_per_s", f"{name} {layout} (processes x {knob}){tag}", rate, "jobs/s"
+    )
+    return rate
+
+
+def _peer_best(
+    report: Report, key: str, name: str, rates: dict[drain.Layout, float]
+) -> tuple[float, float]:
+    """Report the best layout of a peer; returns (best, defaults) rates."""
+    layout = max(rates, key=rates.__getitem__)
+    report.add(f"{key}_best_jobs_per_s", f"{name}, best layout ({layout})", rates[layout], "jobs/s")
+    report.figures[f"{key}_best_layout"] = str(layout)
+    default = peers.PGQUEUER_DEFAULT if key == "pgqueuer" else peers.PROCRASTINATE_DEFAULT
+    return rates[layout], rates[default]
+
+
+def _compare_procrastinate(o: Options, report: Report, n: int, best: float) -> None:
+    rates: dict[drain.Layout, float] = {}
+    for layout in _with_default(o.procrastinate_layouts, peers.PROCRASTINATE_DEFAULT):
+        url = database(o.server_url, "procrastinate_bench")
+        runs = [peers.procrastinate(url, n, layout)["jobs_per_s"] for _ in range(o.repeat)]
+        rates[layout] = _peer_row(
+            report, "procrastinate", "procrastinate 3", "concurrency", layout, runs
+        )
+    proc_best, _ = _peer_best(report, "procrastinate", "procrastinate", rates)
+    report.figures["procrastinate_tasks"] = n
+    report.add(
+        "ratio_best_to_procrastinate_best",
+        "taskrow best / procrastinate best",
+        ratio(best, proc_best),
+        "x",
+    )
+
+
 def _with_default(layouts: tuple[drain.Layout, ...], default: drain.Layout) -> list[drain.Layout]:
     return [default, *(layout for layout in layouts if layout != default)]
 
@@ -80,20 +125,10 @@ def _compare_drain(o: Options, report: Report, n: int, best: float, default: flo
             peers.pgqueuer("drain", url, n, layout.processes, layout.threads)["jobs_per_s"]
             for _ in range(o.repeat)
         ]
-        pgq[layout] = round(median(runs), 1)
-        tag = " (its defaults)" if layout == peers.PGQUEUER_DEFAULT else ""
-        report.add(
-            f"pgqueuer_{layout}_jobs_per_s",
-            f"PgQueuer 1.6 {layout} (processes x batch_size){tag}",
-            pgq[layout],
-            "jobs/s",
-        )
-    pgq_best_layout = max(pgq, key=pgq.__getitem__)
-    pgq_best, pgq_default = pgq[pgq_best_layout], pgq[peers.PGQUEUER_DEFAULT]
-    report.add(
-        "pgqueuer_best_jobs_per_s", f"PgQueuer, best layout ({pgq_best_layout})", pgq_best, "jobs/s"
-    )
-    report.figures["pgqueuer_best_layout"] = str(pgq_best_layout)
+        pgq[layout] = _peer_row(report, "pgqueuer", "PgQueuer 1.6", "batch_size", layout, runs)
+    pgq_best, pgq_default = _peer_best(report, "pgqueuer", "PgQueuer", pgq)
+    if o.procrastinate_layouts:
+        _compare_procrastinate(o, report, min(n, PROCRASTINATE_TASKS), best)
     ceiling = peers.ceiling(database(o.server_url, "taskrow_bench_ceiling"))
     for key, value in ceiling.items():
         report.add(f"ceiling_{key}", f"ceiling {key}", value)
