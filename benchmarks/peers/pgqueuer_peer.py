@@ -1,16 +1,18 @@
 """PgQueuer 1.6 beside taskrow, run from the benchmark venv (.venv-bench), never from taskrow's.
 
+    python pgqueuer_peer.py prepare URL N  (schema installed afresh, N no-op jobs enqueued)
     python pgqueuer_peer.py drain URL N [PROCESSES [BATCH]]
-                                  -> {"jobs": N, "seconds": s, "jobs_per_s": r, ...}
+                                  -> {"jobs": N, "seconds": s, "jobs_per_s": r, "cpu_s": c, ...}
     python pgqueuer_peer.py latency URL RATE SECS -> {"samples": n, "p50_ms": .., "p99_ms": ..}
     python pgqueuer_peer.py drain-one URL BATCH   (internal: one draining process)
     python pgqueuer_peer.py consume URL N         (internal: the latency consumer process)
 
-``drain`` installs PgQueuer's schema in the (fresh) database URL, enqueues N no-op jobs in
-batches of 1,000 and drains them with PROCESSES processes (default 1), each one QueueManager
-(asyncpg) in drain mode with ``batch_size`` BATCH (default 10, PgQueuer's own default). The
-rate counts from the first handler call in any process to the end of the last process's
-``run`` (its last acknowledgement written), on this machine's wall clock.
+``prepare`` installs PgQueuer's schema in the (fresh) database URL and enqueues N no-op jobs
+in batches of 1,000; ``drain`` drains the N jobs queued there with PROCESSES processes
+(default 1), each one QueueManager (asyncpg) in drain mode with ``batch_size`` BATCH (default
+10, PgQueuer's own default). The rate counts from the first handler call in any process to the
+end of the last process's ``run`` (its last acknowledgement written), on this machine's wall
+clock; ``cpu_s`` is the user + system time of the draining processes, start-up included.
 
 ``latency`` starts a consumer process with an idle QueueManager, then enqueues one job at a
 time at RATE per second for SECS seconds from this process; the latency of a job is from the
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -53,10 +56,13 @@ async def enqueue_batches(url: str, n: int) -> None:
         await conn.close()
 
 
-def drain(url: str, n: int, processes: int, batch: int) -> dict[str, float]:
-    """Enqueue ``n`` jobs, then drain them with ``processes`` processes started together."""
+def prepare(url: str, n: int) -> None:
     asyncio.run(install(url))
     asyncio.run(enqueue_batches(url, n))
+
+
+def drain(url: str, n: int, processes: int, batch: int) -> dict[str, float]:
+    """Drain the ``n`` jobs queued with ``processes`` processes started together."""
     command = [sys.executable, __file__, "drain-one", url, str(batch)]
     children = [
         subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for _ in range(processes)
@@ -70,7 +76,10 @@ def drain(url: str, n: int, processes: int, batch: int) -> dict[str, float]:
     count = sum(int(r["jobs"]) for r in runs)
     if count < n:
         raise SystemExit(f"PgQueuer drained {count} of {n} jobs")
+    cpu = round(sum(r["cpu_s"] for r in runs), 4)
     busy = [r for r in runs if r["jobs"]]
+    if not busy:
+        return {"jobs": 0, "processes": processes, "batch_size": batch, "cpu_s": cpu}
     seconds = max(r["ended"] for r in busy) - min(r["first"] for r in busy)
     return {
         "jobs": count,
@@ -78,6 +87,7 @@ def drain(url: str, n: int, processes: int, batch: int) -> dict[str, float]:
         "batch_size": batch,
         "seconds": round(seconds, 4),
         "jobs_per_s": round(count / seconds, 1),
+        "cpu_s": cpu,
     }
 
 
@@ -100,7 +110,13 @@ async def drain_one(url: str, batch: int) -> dict[str, float]:
         ended = time.time()
     finally:
         await conn.close()
-    return {"jobs": count, "first": first[0] if first else ended, "ended": ended}
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "jobs": count,
+        "first": first[0] if first else ended,
+        "ended": ended,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+    }
 
 
 async def consume(url: str, n: int) -> None:
@@ -168,7 +184,10 @@ async def produce(url: str, rate: float, seconds: float) -> dict[str, float]:
 
 def main(argv: list[str]) -> None:
     mode, url = argv[0], argv[1]
-    if mode == "drain":
+    if mode == "prepare":
+        prepare(url, int(argv[2]))
+        print("{}")
+    elif mode == "drain":
         processes = int(argv[3]) if len(argv) > 3 else 1
         batch = int(argv[4]) if len(argv) > 4 else 10
         print(json.dumps(drain(url, int(argv[2]), processes, batch)))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import bulk, drain, history, http, latency, memory, peers
+from . import bulk, drain, history, http, latency, memory, meter, peers
 from .report import Report, median, ratio
 from .server import database
 
@@ -49,10 +49,14 @@ def run_drain(o: Options) -> Report:
     report = Report("drain")
     n = o.n(20_000)
     layouts = _with_default(o.layouts, drain.DEFAULT_LAYOUT)
+    startup = drain.startup_cpu(o.server_url, schema=o.schema)
     rates: dict[drain.Layout, float] = {}
     for layout in layouts:
-        runs = [drain.drain_once(o.server_url, n, layout, schema=o.schema) for _ in range(o.repeat)]
-        rates[layout] = round(median(runs), 1)
+        runs = [
+            drain.drain_once(o.server_url, n, layout, schema=o.schema, startup=startup)
+            for _ in range(o.repeat)
+        ]
+        rates[layout] = round(median([r.rate for r in runs]), 1)
         tag = " (its defaults)" if layout == drain.DEFAULT_LAYOUT else ""
         report.add(
             f"taskrow_{layout}_tasks_per_s",
@@ -60,6 +64,7 @@ def run_drain(o: Options) -> Report:
             rates[layout],
             "tasks/s",
         )
+        _cost_row(report, f"taskrow_{layout}", f"  taskrow {layout}", [r.costs for r in runs])
     best_layout = max(rates, key=rates.__getitem__)
     best, default = rates[best_layout], rates[drain.DEFAULT_LAYOUT]
     report.add("taskrow_best_tasks_per_s", f"taskrow, best layout ({best_layout})", best, "tasks/s")
@@ -67,6 +72,16 @@ def run_drain(o: Options) -> Report:
     if o.compare:
         _compare_drain(o, report, n, best, default)
     return report
+
+
+def _cost_row(report: Report, key: str, label: str, runs: list[dict[str, float | None]]) -> None:
+    """The median cost per task over runs, as one table row and flat figures."""
+    costs: dict[str, float | None] = {}
+    for name in runs[0]:
+        values = [v for r in runs if (v := r[name]) is not None]
+        costs[name] = round(median(values), 2) if values else None
+    report.rows.append((f"{label} per task", meter.summary(costs), ""))
+    report.figures.update({f"{key}_{name}": value for name, value in costs.items()})
 
 
 PROCRASTINATE_TASKS = 5_000  # about 500 jobs/s: a larger drain measures the same rate, slower
@@ -119,13 +134,22 @@ def _with_default(layouts: tuple[drain.Layout, ...], default: drain.Layout) -> l
 
 def _compare_drain(o: Options, report: Report, n: int, best: float, default: float) -> None:
     pgq: dict[drain.Layout, float] = {}
+    idle = database(o.server_url, "pgqueuer_bench_idle")
+    peers.pgqueuer("prepare", idle, 0)
+    startup = peers.pgqueuer("drain", idle, 0, 1, 10)["cpu_s"]
     for layout in _with_default(o.peer_layouts, peers.PGQUEUER_DEFAULT):
-        url = database(o.server_url, "pgqueuer_bench")
-        runs = [
-            peers.pgqueuer("drain", url, n, layout.processes, layout.threads)["jobs_per_s"]
-            for _ in range(o.repeat)
-        ]
-        pgq[layout] = _peer_row(report, "pgqueuer", "PgQueuer 1.6", "batch_size", layout, runs)
+        rates, costs = [], []
+        for _ in range(o.repeat):
+            url = database(o.server_url, "pgqueuer_bench")
+            peers.pgqueuer("prepare", url, n)
+            before = meter.read(url)
+            got = peers.pgqueuer("drain", url, n, layout.processes, layout.threads)
+            after = meter.read(url)
+            client = got["cpu_s"] - layout.processes * startup
+            rates.append(got["jobs_per_s"])
+            costs.append(meter.per_task(url, before, after, n, client_cpu=client))
+        pgq[layout] = _peer_row(report, "pgqueuer", "PgQueuer 1.6", "batch_size", layout, rates)
+        _cost_row(report, f"pgqueuer_{layout}", f"  PgQueuer {layout}", costs)
     pgq_best, pgq_default = _peer_best(report, "pgqueuer", "PgQueuer", pgq)
     if o.procrastinate_layouts:
         _compare_procrastinate(o, report, min(n, PROCRASTINATE_TASKS), best)
