@@ -36,11 +36,12 @@ def read(url: str) -> Reading:
                 text("SELECT sum(xact_commit + xact_rollback)::bigint FROM pg_stat_database")
             ).scalar_one()
             backend = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            server = _server_cpu(int(backend))  # while the backend still exists
     finally:
         engine.dispose()
     times = os.times()
     children = times.children_user + times.children_system
-    return Reading(str(lsn), int(transactions), _server_cpu(int(backend)), children)
+    return Reading(str(lsn), int(transactions), server, children)
 
 
 def per_task(
