@@ -102,6 +102,13 @@ def checked_result(result: Any) -> Succeeded | Failed:
     return Succeeded(json.loads(text))
 
 
+def escaped(exc: BaseException) -> Failed:
+    """The failure of an attempt that something escaped: a ``BaseException`` the handler raised
+    (``SystemExit``, ``asyncio.CancelledError``, ...) or a fault of the slot running it. Charged
+    like any failure: retried while attempts remain (the database decides), else ``dead``."""
+    return Failed(_type_name(exc), str(exc) or repr(exc), _traceback(exc), retryable=True)
+
+
 def timeout_failure(seconds: float, spec: TaskSpec | None, attempt: int) -> Failed:
     last = spec is not None and attempt >= spec.max_attempts
     return Failed(
