@@ -214,6 +214,33 @@ def record_and_claim(
     )
 
 
+def adopt(
+    executor: Executor,
+    held: Iterable[Lease],
+    *,
+    within: float,
+    lease_for: float = DEFAULT_LEASE_SECONDS,
+    worker_id: str,
+    schema: str = DEFAULT_SCHEMA,
+) -> list[Claimed]:
+    """The tasks a round of ``worker_id`` claimed in the last ``within`` seconds whose reply
+    was lost: running under a lease ``worker_id`` does not hold (``held``).
+
+    For a worker whose round failed with an unknown outcome: the round may have committed, its
+    claims then wait for no one. Their leases are extended by ``lease_for`` seconds and they
+    are returned to be run as claimed (the claim counted the attempt). Worker ids must be
+    unique among running workers (the default, ``host:pid``, is).
+    """
+    params = {
+        "held": _uuid_array([lease.token for lease in held]),
+        "within": validation.seconds(within, "within", maximum=86400),
+        "lease_seconds": validation.seconds(lease_for, "lease_for", maximum=86400),
+        "worker_id": validation.text(worker_id, "worker_id", max_length=200),
+    }
+    rows = run(executor, statements.for_schema(schema).adopt, params)
+    return [Claimed._make(row) for row in rows]
+
+
 def _uuid_array(values: Sequence[uuid.UUID]) -> str:
     """An array literal of UUIDs (their text has nothing to quote)."""
     for value in values:

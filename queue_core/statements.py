@@ -233,6 +233,19 @@ WHERE id = ANY(CAST(:ids AS uuid[])) AND lease_token = ANY(CAST(:tokens AS uuid[
 RETURNING id
 """
 
+# The claims of one worker's round whose reply was lost (its outcome unknown): running tasks
+# stamped with :worker_id, claimed within the last :within seconds, under a token the worker
+# does not hold (:held). Their leases are extended and they are handed to the worker as if the
+# reply had arrived: the claim already counted the attempt, so nothing is charged twice.
+_ADOPT = """
+UPDATE {s}.tasks SET run_at = now() + make_interval(secs => :lease_seconds)
+WHERE worker_id = :worker_id AND state = 'running'
+  AND started_at > now() - make_interval(secs => :within)
+  AND lease_token <> ALL(CAST(:held AS uuid[]))
+RETURNING id, lease_token, tenant, queue, task, args, attempts, max_attempts, timeout_seconds,
+          run_at
+"""
+
 # Cancels at once when queued; when running, asks the worker (seen at its next heartbeat).
 _CANCEL = """
 UPDATE {s}.tasks SET
@@ -336,6 +349,7 @@ class Statements:
     stats: TextClause
     prune: TextClause
     sync: TextClause
+    adopt: TextClause
 
 
 def _text(sql: str) -> TextClause:
@@ -377,6 +391,7 @@ def for_schema(schema: str) -> Statements:
         stats=_text(_STATS.format(s=s)),
         prune=_text(_PRUNE.format(s=s)),
         sync=_text(_sync(s)),
+        adopt=_text(_ADOPT.format(s=s)),
     )
 
 

@@ -19,7 +19,7 @@ import time
 from sqlalchemy.engine import Engine
 
 import queue_core
-from queue_core import Claimed, DatabaseError, Lease
+from queue_core import Claimed, DatabaseError, DatabaseUnavailable, Lease
 
 from .config import WorkerConfig
 from .jobs import Job, Pool
@@ -78,6 +78,11 @@ class Worker:
         self._scheduler = Scheduler(registry, schema=config.schema, clock=clock)
         self._pool: Pool | None = None
         self._stop_logged = False
+        # After a claiming round whose outcome is unknown (its reply was lost): since when
+        # (monotonic) its claims may exist, and until when they are looked for.
+        self._orphans_since: float | None = None
+        self._orphans_until = 0.0
+        self._next_orphan_check = 0.0
 
     # -- public -----------------------------------------------------------------------------
 
@@ -121,6 +126,7 @@ class Worker:
         if now < self._db_retry_at:
             return
         try:
+            self._adopt_orphans(now)
             self._write(claim=self._should_claim(now))
             if now >= self._next_heartbeat:
                 self._heartbeat()
@@ -134,6 +140,8 @@ class Worker:
     def _should_claim(self, now: float) -> bool:
         if self._stopping or len(self._inflight) >= self.config.concurrency:
             return False
+        if self._orphans_since is not None and self._next_orphan_check == 0.0:
+            return False  # the lost round's claims are looked up first: they take slots
         return self._claim_due or bool(self._pending) or now >= self._next_poll
 
     def _write(self, *, claim: bool = False) -> None:
@@ -146,11 +154,14 @@ class Worker:
             # Consumed before the claim's snapshot: a notification that arrives while the
             # claim runs (for a commit the claim may not see) sets it again and is kept.
             self._claim_due = False
+        started = time.monotonic()
         try:
             with self._rounds.connect() as conn:
                 synced = sync(conn, self.config, done, free)
-        except BaseException:
+        except BaseException as exc:
             self._claim_due = self._claim_due or claim  # try the claim again once it answers
+            if free and isinstance(exc, DatabaseUnavailable):
+                self._orphans_lost(started)
             raise
         self._pending = []
         log_outcomes(done, synced)
@@ -160,6 +171,36 @@ class Worker:
             self._next_poll = time.monotonic() + self.config.poll_interval * _jitter(0.75, 1.25)
             self._last_claim_empty = not synced.claimed
         self._submit(synced.claimed)
+
+    def _orphans_lost(self, started: float) -> None:
+        """A claiming round may have committed without its reply reaching us: look for its
+        claims now and at every heartbeat for one lease (its commit may land late)."""
+        if self._orphans_since is None:
+            self._orphans_since = started
+        self._orphans_until = time.monotonic() + self.config.lease
+        self._next_orphan_check = 0.0
+
+    def _adopt_orphans(self, now: float) -> None:
+        """Run the claims of a lost round as if its reply had arrived (raises DatabaseError)."""
+        since = self._orphans_since
+        if since is None or now < self._next_orphan_check:
+            return
+        held = [*self._inflight, *(job.lease for job, _ in self._pending)]
+        with queue_core.translate_errors(), self.engine.begin() as conn:
+            orphans = queue_core.adopt(
+                conn,
+                held,
+                within=min(now - since + 1.0, 86400.0),
+                lease_for=self.config.lease,
+                worker_id=self.config.worker_id,
+                schema=self.config.schema,
+            )
+        self._next_orphan_check = now + self.config.heartbeat_interval
+        if now >= self._orphans_until:
+            self._orphans_since = None
+        for task in orphans:
+            logger.warning("task.adopted task_id=%s reason=round_reply_lost", task.id)
+        self._submit(orphans)
 
     def _submit(self, tasks: list[Claimed]) -> None:
         assert self._pool is not None
