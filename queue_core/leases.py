@@ -56,15 +56,18 @@ def heartbeat(
     """
     leases = list(leases)
     if not leases:
-        return Heartbeat(held={}, lost=frozenset())
+        return Heartbeat(held={}, lost=frozenset(), lost_leases=frozenset())
     params = {
         "ids": [lease.task_id for lease in leases],
         "tokens": [lease.token for lease in leases],
         "lease_seconds": validation.seconds(lease_for, "lease_for", maximum=86400),
     }
-    rows = run(executor, statements.for_schema(schema).heartbeat, params)
+    rows = run(executor, statements.for_schema(schema).heartbeat, params).all()
     held = {TaskId(row.id): bool(row.cancel_requested) for row in rows}
-    return Heartbeat(held=held, lost=frozenset(lease.task_id for lease in leases) - held.keys())
+    lost = frozenset(leases) - {Lease(row.id, row.lease_token) for row in rows}
+    return Heartbeat(
+        held=held, lost=frozenset(lease.task_id for lease in lost), lost_leases=lost
+    )
 
 
 def progress(
@@ -261,16 +264,27 @@ def _json_array(values: Sequence[JSON], field: str) -> str:
 
 
 def release(
-    executor: Executor, leases: Iterable[Lease], *, schema: str = DEFAULT_SCHEMA
+    executor: Executor,
+    leases: Iterable[Lease],
+    *,
+    refund: bool = True,
+    schema: str = DEFAULT_SCHEMA,
 ) -> set[TaskId]:
-    """Hand unfinished tasks back to the queue at once, without charging the attempt.
+    """Hand unfinished tasks back to the queue at once.
 
-    For graceful shutdown. Returns the ids released (a lost lease is absent).
+    For graceful shutdown. With ``refund`` (their handlers never started) the attempt the claim
+    counted is given back. Without, it stays charged: the task is queued again, or ``dead``
+    (``WorkerStopped``) when that was its last attempt, so a handler that hangs cannot run
+    forever across restarts. Returns the ids released (a lost lease is absent).
     """
     leases = list(leases)
     if not leases:
         return set()
-    params = {"ids": [x.task_id for x in leases], "tokens": [x.token for x in leases]}
+    params = {
+        "ids": [x.task_id for x in leases],
+        "tokens": [x.token for x in leases],
+        "refund": bool(refund),
+    }
     return {TaskId(row.id) for row in run(executor, statements.for_schema(schema).release, params)}
 
 

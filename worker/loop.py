@@ -372,10 +372,15 @@ class Worker:
     def _release(self, jobs: list[Job]) -> None:
         if not jobs:
             return
+        # A handler that started keeps its charged attempt (it may be what hangs); one that
+        # never started is handed back free.
         with queue_core.translate_errors(), self.engine.begin() as conn:
-            released = queue_core.release(
-                conn, [job.lease for job in jobs], schema=self.config.schema
-            )
+            released = set()
+            for refund in (True, False):
+                leases = [job.lease for job in jobs if job.began is not refund]
+                released |= queue_core.release(
+                    conn, leases, refund=refund, schema=self.config.schema
+                )
         for job in jobs:
             if job.task.id in released:
                 task_event("task.released", job)

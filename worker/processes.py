@@ -189,6 +189,7 @@ class ProcessPool:
             flag.clear()
         task = job.task
         job.started = time.monotonic()  # the timeout counts from here, not from the claim
+        job.began = True
         try:
             current.conn.send((task.id, task.task, task.args, task.attempts))
         except OSError:  # it died between the check and the send

@@ -83,7 +83,7 @@ def _log_failure(job: Job, outcome: Failed, state: TaskState | None) -> None:
 def apply_heartbeat(jobs: list[Job], beat: Heartbeat) -> None:
     """Flag the handlers whose lease was lost or whose task was asked to cancel."""
     for job in jobs:
-        if job.task.id in beat.lost:
+        if job.lease in beat.lost_leases:
             job.flags.lease_lost.set()
             task_event("task.lease_lost", job, logging.WARNING, result="handler_running")
         elif beat.held.get(job.task.id) and not job.flags.cancel_requested.is_set():

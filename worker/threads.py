@@ -76,6 +76,7 @@ class ThreadPool:
             progress_sink=ProgressWriter(self._engine, job, schema=self._schema),
             transaction_factory=tx.open,
         )
+        job.began = True
         try:
             outcome = run_handler(job.spec, job.task.args, ctx)
         except BaseException:
