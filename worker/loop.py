@@ -24,10 +24,10 @@ from queue_core import Claimed, DatabaseError, DatabaseUnavailable, Lease
 from .config import WorkerConfig
 from .jobs import Job, Pool
 from .logs import task_event
-from .outcome import Outcome, Succeeded, timeout_failure, unknown_task
+from .outcome import Failed, Outcome, Succeeded, timeout_failure, unknown_task
 from .periodic import Clock, Scheduler
 from .pools import make_pool
-from .recorder import Done, RoundConnection, apply_heartbeat, log_outcomes, sync
+from .recorder import Done, RoundConnection, apply_heartbeat, log_outcomes, round_share, sync
 from .registry import Registry
 from .waker import Waker, start_listener
 
@@ -38,6 +38,8 @@ MAX_WAIT = 1.0
 #: Exit codes of :meth:`Worker.run` (see docs/worker.md).
 EXIT_OK = 0
 EXIT_RELEASED = 3
+#: The error type of an attempt whose outcome the database refused (see Worker._refused).
+REFUSED = "OutcomeRefused"
 
 
 class Worker:
@@ -83,6 +85,7 @@ class Worker:
         self._orphans_since: float | None = None
         self._orphans_until = 0.0
         self._next_orphan_check = 0.0
+        self._isolate = 0  # how many pending outcomes to write one per round (see _write)
 
     # -- public -----------------------------------------------------------------------------
 
@@ -113,7 +116,7 @@ class Worker:
         self._submit(claimed)
         while self._inflight:
             self._collect(block=True)
-        self._write()
+        self._drain()
         self._close()
         return len(claimed)
 
@@ -125,17 +128,29 @@ class Worker:
         now = time.monotonic()
         if now < self._db_retry_at:
             return
-        try:
-            self._adopt_orphans(now)
-            self._write(claim=self._should_claim(now))
-            if now >= self._next_heartbeat:
-                self._heartbeat()
-            if self._scheduler.active and not self.config.burst and now >= self._next_tick:
-                self._next_tick = now + min(self._scheduler.tick(self.engine), MAX_WAIT)
-        except DatabaseError as exc:
-            self._db_trouble(exc)
+        # Each part on its own: a round that fails must not stop the heartbeats.
+        trouble: DatabaseError | None = None
+        for part in (self._round, self._beat, self._tick):
+            try:
+                part(now)
+            except DatabaseError as exc:
+                trouble = trouble or exc
+        if trouble is not None:
+            self._db_trouble(trouble)
             return
         self._db_ok()
+
+    def _round(self, now: float) -> None:
+        self._adopt_orphans(now)
+        self._write(claim=self._should_claim(now))
+
+    def _beat(self, now: float) -> None:
+        if now >= self._next_heartbeat:
+            self._heartbeat()
+
+    def _tick(self, now: float) -> None:
+        if self._scheduler.active and not self.config.burst and now >= self._next_tick:
+            self._next_tick = now + min(self._scheduler.tick(self.engine), MAX_WAIT)
 
     def _should_claim(self, now: float) -> bool:
         if self._stopping or len(self._inflight) >= self.config.concurrency:
@@ -145,11 +160,19 @@ class Worker:
         return self._claim_due or bool(self._pending) or now >= self._next_poll
 
     def _write(self, *, claim: bool = False) -> None:
-        """Write pending outcomes, fused with a claim when ``claim``; raises DatabaseError."""
+        """Write pending outcomes, fused with a claim when ``claim``; raises DatabaseError.
+
+        A round carries at most ``MAX_ROUND_RESULT_BYTES`` of results (always at least one
+        outcome); the rest waits for the next. After a round the database refused for another
+        reason than the connection, outcomes are written one at a time, without claims, until
+        the one it refuses is found (:meth:`_refused`): a round is never retried identically.
+        """
+        if self._isolate:
+            claim = False
         if not self._pending and not claim:
             return
         free = self.config.concurrency - len(self._inflight) if claim else 0
-        done = list(self._pending)
+        done = self._pending[:1] if self._isolate else round_share(self._pending)
         if claim:
             # Consumed before the claim's snapshot: a notification that arrives while the
             # claim runs (for a commit the claim may not see) sets it again and is kept.
@@ -162,8 +185,12 @@ class Worker:
             self._claim_due = self._claim_due or claim  # try the claim again once it answers
             if free and isinstance(exc, DatabaseUnavailable):
                 self._orphans_lost(started)
+            if done and isinstance(exc, DatabaseError) and not isinstance(exc, DatabaseUnavailable):
+                self._refused(done, exc)
+                return
             raise
-        self._pending = []
+        del self._pending[: len(done)]
+        self._isolate = max(0, self._isolate - len(done))
         log_outcomes(done, synced)
         if claim:
             if len(synced.claimed) == free:
@@ -171,6 +198,29 @@ class Worker:
             self._next_poll = time.monotonic() + self.config.poll_interval * _jitter(0.75, 1.25)
             self._last_claim_empty = not synced.claimed
         self._submit(synced.claimed)
+
+    def _refused(self, done: list[Done], exc: DatabaseError) -> None:
+        """The database refused a round that wrote ``done`` (the first pending outcomes)."""
+        if len(done) > 1:
+            logger.warning("round.refused outcomes=%d error=%s", len(done), exc)
+            self._isolate = len(self._pending)
+            return
+        self._isolate = max(self._isolate, 1)
+        job, outcome = done[0]
+        if isinstance(outcome, Failed) and outcome.error_type == REFUSED:
+            # Even the plain failure was refused: give up on this outcome; the lease expires
+            # and the task runs again (its attempts still bound it).
+            task_event("task.outcome_dropped", job, logging.ERROR, error=str(exc)[:200])
+            del self._pending[0]
+            return
+        task_event("task.outcome_refused", job, logging.WARNING, error=str(exc)[:200])
+        message = f"the database refused this attempt's outcome: {exc}"
+        self._pending[0] = (job, Failed(REFUSED, message, retryable=True))
+
+    def _drain(self) -> None:
+        """Write every pending outcome (rounds split by size); raises DatabaseError."""
+        while self._pending:
+            self._write()
 
     def _orphans_lost(self, started: float) -> None:
         """A claiming round may have committed without its reply reaching us: look for its
@@ -357,7 +407,7 @@ class Worker:
             job.flags.lease_lost.set()  # whatever it returns from now on is discarded
         for attempt in range(3):
             try:
-                self._write()
+                self._drain()
                 self._release(unfinished)
                 break
             except DatabaseError as exc:

@@ -24,6 +24,8 @@ from .logs import task_event
 from .outcome import Failed, Outcome, Recorded, Succeeded
 
 Done = tuple[Job, Outcome]
+#: At most this many bytes of results go in one round (a jsonb value holds at most 255 MiB).
+MAX_ROUND_RESULT_BYTES = 64 * 2**20
 
 
 def sync(conn: Connection, config: WorkerConfig, done: list[Done], claim_n: int) -> Round:
@@ -40,6 +42,17 @@ def sync(conn: Connection, config: WorkerConfig, done: list[Done], claim_n: int)
         durable=config.durable,
         schema=config.schema,
     )
+
+
+def round_share(pending: list[Done], budget: int = MAX_ROUND_RESULT_BYTES) -> list[Done]:
+    """The first outcomes of ``pending`` whose results fit in ``budget`` bytes (at least one)."""
+    total = 0
+    for i, (_, outcome) in enumerate(pending):
+        if isinstance(outcome, Succeeded):
+            total += outcome.size
+            if total > budget and i:
+                return pending[:i]
+    return list(pending)
 
 
 def log_outcomes(done: list[Done], synced: Round) -> None:

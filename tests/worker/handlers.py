@@ -137,3 +137,9 @@ def commit_refused(ctx: TaskContext) -> str:
     with ctx.transaction() as conn:
         conn.execute(sa.text("INSERT INTO deferred_unique (k) VALUES (1), (1)"))
     return "never stored"
+
+
+@registry.task("sized")
+def sized(ctx: TaskContext, n: int) -> str:
+    """Returns a string of ``n`` characters (``n + 2`` bytes of JSON)."""
+    return "x" * n
