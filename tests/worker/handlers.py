@@ -143,3 +143,14 @@ def commit_refused(ctx: TaskContext) -> str:
 def sized(ctx: TaskContext, n: int) -> str:
     """Returns a string of ``n`` characters (``n + 2`` bytes of JSON)."""
     return "x" * n
+
+
+@registry.task("slow_transaction", max_attempts=1, timeout=1)
+def slow_transaction(ctx: TaskContext, marker: str) -> str:
+    """Writes in its transaction, then returns only once its timeout fired."""
+    with ctx.transaction() as conn:
+        conn.execute(sa.text("INSERT INTO side_effects (marker) VALUES (:m)"), {"m": marker})
+    deadline = time.monotonic() + 30
+    while not ctx.timed_out and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return marker

@@ -97,3 +97,16 @@ def _alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def test_a_transactional_success_after_its_timeout_does_not_commit(
+    engine: Engine, start_worker: StartWorker
+) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE public.side_effects (marker text)"))
+    task = enqueue(engine, "slow_transaction", {"marker": "late"}, max_attempts=1)
+    start_worker("--concurrency", "1")
+    dead = ended(engine, task, TaskState.DEAD)
+    assert dead.error_type == "TaskTimeout"
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM side_effects")).scalar_one() == 0
