@@ -110,7 +110,12 @@ class Listener:
         stalled, self._blocked = blocked & self._blocked, blocked if usage > 0 else set()
         if stalled and usage > 0:
             params = {**name, "pids": sorted(stalled)}
-            for pid, terminated in conn.execute(_TERMINATE_STALLED, params).fetchall():
+            try:
+                ended = conn.execute(_TERMINATE_STALLED, params).fetchall()
+            except psycopg.errors.InsufficientPrivilege as exc:  # another role's session
+                logger.warning("listener.stalled_not_terminated error=%s", _first_line(exc))
+                return
+            for pid, terminated in ended:
                 logger.warning(
                     "listener.stalled_terminated pid=%s terminated=%s usage=%.4f",
                     pid,

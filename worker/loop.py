@@ -146,7 +146,11 @@ class Worker:
 
     def _beat(self, now: float) -> None:
         if now >= self._next_heartbeat:
-            self._heartbeat()
+            try:
+                self._heartbeat()
+            except DatabaseError:
+                self._next_heartbeat = 0.0  # again at the next step, not an interval later
+                raise
 
     def _tick(self, now: float) -> None:
         if self._scheduler.active and not self.config.burst and now >= self._next_tick:

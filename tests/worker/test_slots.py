@@ -20,13 +20,14 @@ from .test_running import ended
 POOLS = ["thread", "process"]
 
 
+@pytest.mark.parametrize("pool", POOLS)
 @pytest.mark.parametrize("kind", ["exit", "cancelled"])
 def test_a_base_exception_from_a_handler_fails_the_attempt(
-    engine: Engine, start_worker: StartWorker, kind: str
+    engine: Engine, start_worker: StartWorker, kind: str, pool: str
 ) -> None:
     task = enqueue(engine, "exit_slot", {"kind": kind}, max_attempts=2)
     after = enqueue(engine, "echo", {"after": kind})
-    start_worker("--concurrency", "1")
+    start_worker("--pool", pool, "--concurrency", "1")
     dead = ended(engine, task, TaskState.DEAD)
     expected = "SystemExit" if kind == "exit" else "asyncio.exceptions.CancelledError"
     assert (dead.error_type, dead.attempts) == (expected, 2)  # retried, then dead
