@@ -32,6 +32,7 @@ from .errors import (
 from .keys import ApiKey, CreatedKey, authenticate, create_key, list_keys, revoke_key
 from .leases import (
     DEFAULT_LEASE_SECONDS,
+    adopt,
     claim,
     complete,
     complete_many,
@@ -89,6 +90,7 @@ __all__ = [
     "TaskNotFound",
     "TaskState",
     "TaskrowError",
+    "adopt",
     "authenticate",
     "cancel",
     "claim",

@@ -16,7 +16,13 @@ from typing import Any, NamedTuple
 
 from . import statements, validation
 from .db import Executor, run, run_direct
-from .errors import DatabaseError, IdempotencyConflict, InvalidTaskError, KeyRevoked
+from .errors import (
+    DatabaseError,
+    DatabaseUnavailable,
+    IdempotencyConflict,
+    InvalidTaskError,
+    KeyRevoked,
+)
 from .models import JSON, Task, TaskId
 from .schema import DEFAULT_SCHEMA, notify_channel
 
@@ -259,8 +265,11 @@ def _existing(
     for row in missing:
         key = str(row.idempotency_key)
         existing = by_key.get(key)
-        if existing is None:  # the holder was deleted between the insert and this read
-            raise IdempotencyConflict(key, "that was deleted meanwhile; enqueue again")
+        if existing is None:  # the holder was deleted (pruned) between the insert and this read
+            raise DatabaseUnavailable(
+                f"the task holding idempotency key {key!r} was deleted while this enqueue ran;"
+                " retry"
+            )
         if existing.fingerprint != row.fingerprint:
             raise IdempotencyConflict(key, str(existing.id))
         result[row.id] = existing

@@ -56,15 +56,18 @@ def heartbeat(
     """
     leases = list(leases)
     if not leases:
-        return Heartbeat(held={}, lost=frozenset())
+        return Heartbeat(held={}, lost=frozenset(), lost_leases=frozenset())
     params = {
         "ids": [lease.task_id for lease in leases],
         "tokens": [lease.token for lease in leases],
         "lease_seconds": validation.seconds(lease_for, "lease_for", maximum=86400),
     }
-    rows = run(executor, statements.for_schema(schema).heartbeat, params)
+    rows = run(executor, statements.for_schema(schema).heartbeat, params).all()
     held = {TaskId(row.id): bool(row.cancel_requested) for row in rows}
-    return Heartbeat(held=held, lost=frozenset(lease.task_id for lease in leases) - held.keys())
+    lost = frozenset(leases) - {Lease(row.id, row.lease_token) for row in rows}
+    return Heartbeat(
+        held=held, lost=frozenset(lease.task_id for lease in lost), lost_leases=lost
+    )
 
 
 def progress(
@@ -214,6 +217,33 @@ def record_and_claim(
     )
 
 
+def adopt(
+    executor: Executor,
+    held: Iterable[Lease],
+    *,
+    within: float,
+    lease_for: float = DEFAULT_LEASE_SECONDS,
+    worker_id: str,
+    schema: str = DEFAULT_SCHEMA,
+) -> list[Claimed]:
+    """The tasks a round of ``worker_id`` claimed in the last ``within`` seconds whose reply
+    was lost: running under a lease ``worker_id`` does not hold (``held``).
+
+    For a worker whose round failed with an unknown outcome: the round may have committed, its
+    claims then wait for no one. Their leases are extended by ``lease_for`` seconds and they
+    are returned to be run as claimed (the claim counted the attempt). Worker ids must be
+    unique among running workers (the default, ``host:pid``, is).
+    """
+    params = {
+        "held": _uuid_array([lease.token for lease in held]),
+        "within": validation.seconds(within, "within", maximum=86400),
+        "lease_seconds": validation.seconds(lease_for, "lease_for", maximum=86400),
+        "worker_id": validation.text(worker_id, "worker_id", max_length=200),
+    }
+    rows = run(executor, statements.for_schema(schema).adopt, params)
+    return [Claimed._make(row) for row in rows]
+
+
 def _uuid_array(values: Sequence[uuid.UUID]) -> str:
     """An array literal of UUIDs (their text has nothing to quote)."""
     for value in values:
@@ -234,16 +264,27 @@ def _json_array(values: Sequence[JSON], field: str) -> str:
 
 
 def release(
-    executor: Executor, leases: Iterable[Lease], *, schema: str = DEFAULT_SCHEMA
+    executor: Executor,
+    leases: Iterable[Lease],
+    *,
+    refund: bool = True,
+    schema: str = DEFAULT_SCHEMA,
 ) -> set[TaskId]:
-    """Hand unfinished tasks back to the queue at once, without charging the attempt.
+    """Hand unfinished tasks back to the queue at once.
 
-    For graceful shutdown. Returns the ids released (a lost lease is absent).
+    For graceful shutdown. With ``refund`` (their handlers never started) the attempt the claim
+    counted is given back. Without, it stays charged: the task is queued again, or ``dead``
+    (``WorkerStopped``) when that was its last attempt, so a handler that hangs cannot run
+    forever across restarts. Returns the ids released (a lost lease is absent).
     """
     leases = list(leases)
     if not leases:
         return set()
-    params = {"ids": [x.task_id for x in leases], "tokens": [x.token for x in leases]}
+    params = {
+        "ids": [x.task_id for x in leases],
+        "tokens": [x.token for x in leases],
+        "refund": bool(refund),
+    }
     return {TaskId(row.id) for row in run(executor, statements.for_schema(schema).release, params)}
 
 

@@ -118,10 +118,12 @@ class Claimed(NamedTuple):
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Heartbeat:
-    """Outcome of one heartbeat: leases still held (with their cancel flag) and leases lost."""
+    """Outcome of one heartbeat: leases still held (with their cancel flag) and leases lost
+    (``lost`` their task ids; ``lost_leases`` exactly which, when one task had two leases)."""
 
     held: dict[TaskId, bool]
     lost: frozenset[TaskId]
+    lost_leases: frozenset[Lease] = frozenset()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -23,6 +23,31 @@ from .schema import DEFAULT_SCHEMA, notify_channel
 logger = logging.getLogger(__name__)
 
 MAX_RECONNECT_DELAY = 5.0
+#: How every Listener's session is named in pg_stat_activity (how stalled ones are found).
+APPLICATION_NAME = "taskrow-listen"
+#: How often a listener looks at the notification queue and at the other listeners.
+QUEUE_CHECK_SECONDS = 5.0
+#: Above this fraction of the notification queue in use, every check logs a warning.
+QUEUE_WARN_USAGE = 0.05
+
+# A listener that stops reading (its process stopped, or hung) pins the cluster's notification
+# queue: it grows with every notification until that session ends, and once full every enqueue
+# fails. Its backend is then blocked writing to it (wait event ClientWrite). A listener found
+# so at two checks in a row while the queue is in use is terminated (it is a taskrow listener,
+# by its application_name; its worker re-connects if it ever resumes).
+_QUEUE_CHECK = """
+SELECT pg_notification_queue_usage() AS usage,
+       ARRAY(SELECT pid FROM pg_stat_activity
+             WHERE application_name = %(application_name)s AND wait_event = 'ClientWrite'
+               AND pid <> pg_backend_pid()) AS blocked
+"""
+_TERMINATE_STALLED = """
+SELECT pid, pg_terminate_backend(pid) AS terminated
+FROM (SELECT pid FROM pg_stat_activity
+      WHERE pid = ANY(%(pids)s) AND application_name = %(application_name)s
+        AND wait_event = 'ClientWrite' AND pg_notification_queue_usage() > 0
+      OFFSET 0) AS stalled
+"""
 
 
 class Listener:
@@ -39,6 +64,10 @@ class Listener:
         self._delay = 0.1
         #: Incremented at each (re-)connection: notifications may have been missed before it.
         self.connections = 0
+        #: The notification queue's usage (0 to 1) at the last check.
+        self.queue_usage = 0.0
+        self._next_check = 0.0
+        self._blocked: set[int] = set()
 
     def wait(self, timeout: float) -> list[str]:
         """Queue names notified within ``timeout`` seconds (empty when none, or when offline).
@@ -50,9 +79,12 @@ class Listener:
             time.sleep(min(timeout, max(0.0, self._retry_at - time.monotonic())))
             return []
         try:
-            return [n.payload for n in conn.notifies(timeout=timeout, stop_after=1)] + [
+            names = [n.payload for n in conn.notifies(timeout=timeout, stop_after=1)] + [
                 n.payload for n in conn.notifies(timeout=0)
             ]
+            if time.monotonic() >= self._next_check:
+                self._check_queue(conn)
+            return names
         except psycopg.Error as exc:
             logger.warning("listener.lost error=%s", _first_line(exc))
             self._drop()
@@ -63,6 +95,34 @@ class Listener:
         self._drop()
         self._retry_at = 0.0
 
+    def _check_queue(self, conn: psycopg.Connection[tuple[object, ...]]) -> None:
+        """Watch the queue's usage; terminate the taskrow listeners that stopped reading."""
+        self._next_check = time.monotonic() + QUEUE_CHECK_SECONDS
+        name = {"application_name": APPLICATION_NAME}
+        row = conn.execute(_QUEUE_CHECK, name).fetchone()
+        if row is None:
+            return
+        usage = float(row[0])  # type: ignore[arg-type]
+        blocked = {int(pid) for pid in row[1]}  # type: ignore[attr-defined]
+        self.queue_usage = usage
+        if usage >= QUEUE_WARN_USAGE:
+            logger.warning("notify.queue_filling usage=%.3f blocked=%d", usage, len(blocked))
+        stalled, self._blocked = blocked & self._blocked, blocked if usage > 0 else set()
+        if stalled and usage > 0:
+            params = {**name, "pids": sorted(stalled)}
+            try:
+                ended = conn.execute(_TERMINATE_STALLED, params).fetchall()
+            except psycopg.errors.InsufficientPrivilege as exc:  # another role's session
+                logger.warning("listener.stalled_not_terminated error=%s", _first_line(exc))
+                return
+            for pid, terminated in ended:
+                logger.warning(
+                    "listener.stalled_terminated pid=%s terminated=%s usage=%.4f",
+                    pid,
+                    terminated,
+                    usage,
+                )
+
     def _connection(self) -> psycopg.Connection[tuple[object, ...]] | None:
         if self._conn is not None and not self._conn.closed:
             return self._conn
@@ -70,7 +130,9 @@ class Listener:
             return None
         try:
             conn = psycopg.connect(
-                make_conninfo(self._conninfo, **DEAD_PEER_DETECTION),
+                make_conninfo(
+                    self._conninfo, **DEAD_PEER_DETECTION, application_name=APPLICATION_NAME
+                ),
                 autocommit=True,
                 connect_timeout=self._connect_timeout,
             )

@@ -128,13 +128,15 @@ SELECT * FROM updated WHERE state = 'running' ORDER BY rank, claim_priority DESC
 """
 )
 
-# Extends every lease of :ids whose token still matches, in one statement per worker per beat.
-# A task missing from the answer has lost its lease; cancel_requested tells the handler to stop.
+# Extends every lease (:ids and :tokens, pairwise) whose token still matches, in one statement
+# per worker per beat. A lease missing from the answer is lost (an older attempt of a task the
+# same worker claimed again is told so: only the pair of id and token counts); cancel_requested
+# tells the handler to stop.
 _HEARTBEAT = """
-UPDATE {s}.tasks SET run_at = now() + make_interval(secs => :lease_seconds)
-WHERE id = ANY(CAST(:ids AS uuid[])) AND lease_token = ANY(CAST(:tokens AS uuid[]))
-  AND state = 'running'
-RETURNING id, cancel_requested
+UPDATE {s}.tasks AS t SET run_at = now() + make_interval(secs => :lease_seconds)
+FROM unnest(CAST(:ids AS uuid[]), CAST(:tokens AS uuid[])) AS v(id, token)
+WHERE t.id = v.id AND t.lease_token = v.token AND t.state = 'running'
+RETURNING t.id, t.lease_token, t.cancel_requested
 """
 
 # Stores a running task's progress. Matches no row when the lease was lost.
@@ -219,18 +221,43 @@ ORDER BY c.n
 
 _SYNC_EXCLUDE = " AND id <> ALL(CAST(:busy AS uuid[]))"
 
-# Hands unfinished tasks back at once (graceful shutdown) without charging the attempt the
-# claim counted. A task whose cancel was requested ends cancelled instead.
+# Hands unfinished tasks (:ids and :tokens, pairwise) back at once (graceful shutdown). With
+# :refund (their handlers never started) the attempt the claim counted is given back; without
+# (a handler started, and may be what hangs), the attempt stays charged and a task whose
+# attempts are spent ends dead, so a hanging handler cannot outlive its attempts by restarts.
+# A task whose cancel was requested ends cancelled instead.
+_RELEASE_SPENT = "NOT :refund AND t.attempts >= t.max_attempts"
 _RELEASE = """
-UPDATE {s}.tasks SET
-    state = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'queued' END,
-    attempts = CASE WHEN cancel_requested THEN attempts ELSE greatest(attempts - 1, 0) END,
+UPDATE {s}.tasks AS t SET
+    state = CASE WHEN t.cancel_requested THEN 'cancelled' WHEN {spent} THEN 'dead'
+                 ELSE 'queued' END,
+    attempts = CASE WHEN :refund AND NOT t.cancel_requested THEN greatest(t.attempts - 1, 0)
+                    ELSE t.attempts END,
     run_at = now(),
-    finished_at = CASE WHEN cancel_requested THEN now() END,
+    finished_at = CASE WHEN t.cancel_requested OR {spent} THEN now() END,
+    error_type = CASE WHEN {spent} AND NOT t.cancel_requested THEN 'WorkerStopped'
+                      ELSE t.error_type END,
+    error_message = CASE WHEN {spent} AND NOT t.cancel_requested
+        THEN 'the worker stopped during the last of ' || t.max_attempts
+             || ' attempts (released at shutdown after its grace period)'
+        ELSE t.error_message END,
     lease_token = NULL, worker_id = NULL, cancel_requested = false
-WHERE id = ANY(CAST(:ids AS uuid[])) AND lease_token = ANY(CAST(:tokens AS uuid[]))
-  AND state = 'running'
-RETURNING id
+FROM unnest(CAST(:ids AS uuid[]), CAST(:tokens AS uuid[])) AS v(id, token)
+WHERE t.id = v.id AND t.lease_token = v.token AND t.state = 'running'
+RETURNING t.id
+"""
+
+# The claims of one worker's round whose reply was lost (its outcome unknown): running tasks
+# stamped with :worker_id, claimed within the last :within seconds, under a token the worker
+# does not hold (:held). Their leases are extended and they are handed to the worker as if the
+# reply had arrived: the claim already counted the attempt, so nothing is charged twice.
+_ADOPT = """
+UPDATE {s}.tasks SET run_at = now() + make_interval(secs => :lease_seconds)
+WHERE worker_id = :worker_id AND state = 'running'
+  AND started_at > now() - make_interval(secs => :within)
+  AND lease_token <> ALL(CAST(:held AS uuid[]))
+RETURNING id, lease_token, tenant, queue, task, args, attempts, max_attempts, timeout_seconds,
+          run_at
 """
 
 # Cancels at once when queued; when running, asks the worker (seen at its next heartbeat).
@@ -336,6 +363,7 @@ class Statements:
     stats: TextClause
     prune: TextClause
     sync: TextClause
+    adopt: TextClause
 
 
 def _text(sql: str) -> TextClause:
@@ -366,7 +394,7 @@ def for_schema(schema: str) -> Statements:
                 s=s, next_state=_FAIL_NEXT_STATE, requeue=_FAIL_REQUEUE, commit_mode=_COMMIT_MODE
             )
         ),
-        release=_text(_RELEASE.format(s=s)),
+        release=_text(_RELEASE.format(s=s, spent=_RELEASE_SPENT)),
         cancel=_text(_CANCEL.format(s=s)),
         retry=_text(_RETRY.format(s=s, retry_set=_RETRY_SET)),
         retry_queue=_text(_RETRY_QUEUE.format(s=s, retry_set=_RETRY_SET)),
@@ -377,6 +405,7 @@ def for_schema(schema: str) -> Statements:
         stats=_text(_STATS.format(s=s)),
         prune=_text(_PRUNE.format(s=s)),
         sync=_text(_sync(s)),
+        adopt=_text(_ADOPT.format(s=s)),
     )
 
 

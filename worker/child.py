@@ -15,7 +15,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from .context import Flags, TaskContext
-from .outcome import Outcome, run_handler, unknown_task
+from .outcome import Outcome, escaped, run_handler, unknown_task
 from .registry import load_app
 
 PARENT_CHECK_SECONDS = 0.5
@@ -38,7 +38,10 @@ def main(app: str, conn: Connection, flags: Flags) -> None:
             outcome = unknown_task(name, registry.tasks)
         else:
             ctx = TaskContext(task_id, name, attempt, flags=flags, progress_sink=_Progress(conn))
-            outcome = run_handler(spec, args, ctx)
+            try:
+                outcome = run_handler(spec, args, ctx)
+            except BaseException as exc:  # noqa: BLE001 - SystemExit & co. fail the attempt
+                outcome = escaped(exc)
         conn.send(("done", outcome))
 
 

@@ -16,7 +16,7 @@ from .registry import TaskSpec
 class Job:
     """One running attempt. ``timeout`` (seconds) comes from the row, else from the spec."""
 
-    __slots__ = ("flags", "lease", "spec", "started", "task")
+    __slots__ = ("began", "flags", "lease", "spec", "started", "task")
 
     def __init__(self, task: Claimed, spec: TaskSpec | None, flags: Flags | None = None) -> None:
         self.task = task
@@ -24,6 +24,8 @@ class Job:
         self.lease: Lease = task.lease
         self.flags = Flags() if flags is None else flags
         self.started = time.monotonic()
+        #: Set by the slot just before the handler is called: a release then keeps the attempt.
+        self.began = False
 
     @property
     def timeout(self) -> float | None:

@@ -19,15 +19,15 @@ import time
 from sqlalchemy.engine import Engine
 
 import queue_core
-from queue_core import Claimed, DatabaseError, Lease
+from queue_core import Claimed, DatabaseError, DatabaseUnavailable, Lease
 
 from .config import WorkerConfig
 from .jobs import Job, Pool
 from .logs import task_event
-from .outcome import Outcome, Succeeded, timeout_failure, unknown_task
+from .outcome import Failed, Outcome, Succeeded, timeout_failure, unknown_task
 from .periodic import Clock, Scheduler
 from .pools import make_pool
-from .recorder import Done, RoundConnection, apply_heartbeat, log_outcomes, sync
+from .recorder import Done, RoundConnection, apply_heartbeat, log_outcomes, round_share, sync
 from .registry import Registry
 from .waker import Waker, start_listener
 
@@ -38,6 +38,8 @@ MAX_WAIT = 1.0
 #: Exit codes of :meth:`Worker.run` (see docs/worker.md).
 EXIT_OK = 0
 EXIT_RELEASED = 3
+#: The error type of an attempt whose outcome the database refused (see Worker._refused).
+REFUSED = "OutcomeRefused"
 
 
 class Worker:
@@ -78,6 +80,12 @@ class Worker:
         self._scheduler = Scheduler(registry, schema=config.schema, clock=clock)
         self._pool: Pool | None = None
         self._stop_logged = False
+        # After a claiming round whose outcome is unknown (its reply was lost): since when
+        # (monotonic) its claims may exist, and until when they are looked for.
+        self._orphans_since: float | None = None
+        self._orphans_until = 0.0
+        self._next_orphan_check = 0.0
+        self._isolate = 0  # how many pending outcomes to write one per round (see _write)
 
     # -- public -----------------------------------------------------------------------------
 
@@ -108,7 +116,7 @@ class Worker:
         self._submit(claimed)
         while self._inflight:
             self._collect(block=True)
-        self._write()
+        self._drain()
         self._close()
         return len(claimed)
 
@@ -120,39 +128,73 @@ class Worker:
         now = time.monotonic()
         if now < self._db_retry_at:
             return
-        try:
-            self._write(claim=self._should_claim(now))
-            if now >= self._next_heartbeat:
-                self._heartbeat()
-            if self._scheduler.active and not self.config.burst and now >= self._next_tick:
-                self._next_tick = now + min(self._scheduler.tick(self.engine), MAX_WAIT)
-        except DatabaseError as exc:
-            self._db_trouble(exc)
+        # Each part on its own: a round that fails must not stop the heartbeats.
+        trouble: DatabaseError | None = None
+        for part in (self._round, self._beat, self._tick):
+            try:
+                part(now)
+            except DatabaseError as exc:
+                trouble = trouble or exc
+        if trouble is not None:
+            self._db_trouble(trouble)
             return
         self._db_ok()
+
+    def _round(self, now: float) -> None:
+        self._adopt_orphans(now)
+        self._write(claim=self._should_claim(now))
+
+    def _beat(self, now: float) -> None:
+        if now >= self._next_heartbeat:
+            try:
+                self._heartbeat()
+            except DatabaseError:
+                self._next_heartbeat = 0.0  # again at the next step, not an interval later
+                raise
+
+    def _tick(self, now: float) -> None:
+        if self._scheduler.active and not self.config.burst and now >= self._next_tick:
+            self._next_tick = now + min(self._scheduler.tick(self.engine), MAX_WAIT)
 
     def _should_claim(self, now: float) -> bool:
         if self._stopping or len(self._inflight) >= self.config.concurrency:
             return False
+        if self._orphans_since is not None and self._next_orphan_check == 0.0:
+            return False  # the lost round's claims are looked up first: they take slots
         return self._claim_due or bool(self._pending) or now >= self._next_poll
 
     def _write(self, *, claim: bool = False) -> None:
-        """Write pending outcomes, fused with a claim when ``claim``; raises DatabaseError."""
+        """Write pending outcomes, fused with a claim when ``claim``; raises DatabaseError.
+
+        A round carries at most ``MAX_ROUND_RESULT_BYTES`` of results (always at least one
+        outcome); the rest waits for the next. After a round the database refused for another
+        reason than the connection, outcomes are written one at a time, without claims, until
+        the one it refuses is found (:meth:`_refused`): a round is never retried identically.
+        """
+        if self._isolate:
+            claim = False
         if not self._pending and not claim:
             return
         free = self.config.concurrency - len(self._inflight) if claim else 0
-        done = list(self._pending)
+        done = self._pending[:1] if self._isolate else round_share(self._pending)
         if claim:
             # Consumed before the claim's snapshot: a notification that arrives while the
             # claim runs (for a commit the claim may not see) sets it again and is kept.
             self._claim_due = False
+        started = time.monotonic()
         try:
             with self._rounds.connect() as conn:
                 synced = sync(conn, self.config, done, free)
-        except BaseException:
+        except BaseException as exc:
             self._claim_due = self._claim_due or claim  # try the claim again once it answers
+            if free and isinstance(exc, DatabaseUnavailable):
+                self._orphans_lost(started)
+            if done and isinstance(exc, DatabaseError) and not isinstance(exc, DatabaseUnavailable):
+                self._refused(done, exc)
+                return
             raise
-        self._pending = []
+        del self._pending[: len(done)]
+        self._isolate = max(0, self._isolate - len(done))
         log_outcomes(done, synced)
         if claim:
             if len(synced.claimed) == free:
@@ -160,6 +202,59 @@ class Worker:
             self._next_poll = time.monotonic() + self.config.poll_interval * _jitter(0.75, 1.25)
             self._last_claim_empty = not synced.claimed
         self._submit(synced.claimed)
+
+    def _refused(self, done: list[Done], exc: DatabaseError) -> None:
+        """The database refused a round that wrote ``done`` (the first pending outcomes)."""
+        if len(done) > 1:
+            logger.warning("round.refused outcomes=%d error=%s", len(done), exc)
+            self._isolate = len(self._pending)
+            return
+        self._isolate = max(self._isolate, 1)
+        job, outcome = done[0]
+        if isinstance(outcome, Failed) and outcome.error_type == REFUSED:
+            # Even the plain failure was refused: give up on this outcome; the lease expires
+            # and the task runs again (its attempts still bound it).
+            task_event("task.outcome_dropped", job, logging.ERROR, error=str(exc)[:200])
+            del self._pending[0]
+            return
+        task_event("task.outcome_refused", job, logging.WARNING, error=str(exc)[:200])
+        message = f"the database refused this attempt's outcome: {exc}"
+        self._pending[0] = (job, Failed(REFUSED, message, retryable=True))
+
+    def _drain(self) -> None:
+        """Write every pending outcome (rounds split by size); raises DatabaseError."""
+        while self._pending:
+            self._write()
+
+    def _orphans_lost(self, started: float) -> None:
+        """A claiming round may have committed without its reply reaching us: look for its
+        claims now and at every heartbeat for one lease (its commit may land late)."""
+        if self._orphans_since is None:
+            self._orphans_since = started
+        self._orphans_until = time.monotonic() + self.config.lease
+        self._next_orphan_check = 0.0
+
+    def _adopt_orphans(self, now: float) -> None:
+        """Run the claims of a lost round as if its reply had arrived (raises DatabaseError)."""
+        since = self._orphans_since
+        if since is None or now < self._next_orphan_check:
+            return
+        held = [*self._inflight, *(job.lease for job, _ in self._pending)]
+        with queue_core.translate_errors(), self.engine.begin() as conn:
+            orphans = queue_core.adopt(
+                conn,
+                held,
+                within=min(now - since + 1.0, 86400.0),
+                lease_for=self.config.lease,
+                worker_id=self.config.worker_id,
+                schema=self.config.schema,
+            )
+        self._next_orphan_check = now + self.config.heartbeat_interval
+        if now >= self._orphans_until:
+            self._orphans_since = None
+        for task in orphans:
+            logger.warning("task.adopted task_id=%s reason=round_reply_lost", task.id)
+        self._submit(orphans)
 
     def _submit(self, tasks: list[Claimed]) -> None:
         assert self._pool is not None
@@ -316,7 +411,7 @@ class Worker:
             job.flags.lease_lost.set()  # whatever it returns from now on is discarded
         for attempt in range(3):
             try:
-                self._write()
+                self._drain()
                 self._release(unfinished)
                 break
             except DatabaseError as exc:
@@ -331,10 +426,15 @@ class Worker:
     def _release(self, jobs: list[Job]) -> None:
         if not jobs:
             return
+        # A handler that started keeps its charged attempt (it may be what hangs); one that
+        # never started is handed back free.
         with queue_core.translate_errors(), self.engine.begin() as conn:
-            released = queue_core.release(
-                conn, [job.lease for job in jobs], schema=self.config.schema
-            )
+            released = set()
+            for refund in (True, False):
+                leases = [job.lease for job in jobs if job.began is not refund]
+                released |= queue_core.release(
+                    conn, leases, refund=refund, schema=self.config.schema
+                )
         for job in jobs:
             if job.task.id in released:
                 task_event("task.released", job)

@@ -25,13 +25,17 @@ from .registry import TaskSpec
 TRACEBACK_LIMIT = 8000
 MAX_RETRY_DELAY = 10 * 365 * 86400.0
 MAX_JSON_DEPTH = 64
+#: The largest result a handler may return, in bytes of JSON (UTF-8); a larger one fails the
+#: attempt with ResultTooLarge (retried while attempts remain, like any failure).
+MAX_RESULT_BYTES = 16 * 2**20
 
 
 @dataclasses.dataclass(frozen=True)
 class Succeeded:
-    """The handler returned ``result`` (JSON)."""
+    """The handler returned ``result`` (JSON), ``size`` bytes of it."""
 
     result: Any
+    size: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,7 +93,7 @@ def checked_result(result: Any) -> Succeeded | Failed:
     """Refuse, as a final failure, a result that Postgres could not store as JSON."""
     try:
         text = json.dumps(result, allow_nan=False, ensure_ascii=False)
-        text.encode("utf-8")
+        size = len(text.encode("utf-8"))
     except (TypeError, ValueError, UnicodeEncodeError) as exc:
         return Failed(
             "InvalidResult", f"the handler returned a non-JSON result: {exc}", None, False
@@ -99,7 +103,17 @@ def checked_result(result: Any) -> Succeeded | Failed:
     if _depth(result) > MAX_JSON_DEPTH:
         message = f"the result nests deeper than {MAX_JSON_DEPTH} levels"
         return Failed("InvalidResult", message, None, False)
-    return Succeeded(json.loads(text))
+    if size > MAX_RESULT_BYTES:
+        message = f"the result is {size} bytes of JSON, over the limit of {MAX_RESULT_BYTES}"
+        return Failed("ResultTooLarge", message, None, True)
+    return Succeeded(json.loads(text), size)
+
+
+def escaped(exc: BaseException) -> Failed:
+    """The failure of an attempt that something escaped: a ``BaseException`` the handler raised
+    (``SystemExit``, ``asyncio.CancelledError``, ...) or a fault of the slot running it. Charged
+    like any failure: retried while attempts remain (the database decides), else ``dead``."""
+    return Failed(_type_name(exc), str(exc) or repr(exc), _traceback(exc), retryable=True)
 
 
 def timeout_failure(seconds: float, spec: TaskSpec | None, attempt: int) -> Failed:

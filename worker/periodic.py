@@ -1,9 +1,11 @@
 """Periodic tasks: every worker enqueues each due slot; the idempotency key keeps one per slot.
 
-The key is ``periodic:<task>:<slot in UTC, ISO 8601>``, so however many workers run the same
-schedule, a slot yields one task (the others' enqueues return the existing task). Slot times
-come from the database clock (``clock_timestamp()``), like every other time in taskrow, so
-workers whose clocks disagree still agree on the slots; tests may inject a clock.
+The key is ``periodic:<task>:<schedule digest>:<slot in UTC, ISO 8601>``, the digest covering
+the schedule and its args, so however many workers run the same schedule, a slot yields one
+task (the others' enqueues return the existing task), while two schedules of one task each get
+theirs. Slot times come from the database clock (``clock_timestamp()``), like every other time
+in taskrow, so workers whose clocks disagree still agree on the slots; they are computed in
+UTC, whatever the database session's time zone. Tests may inject a clock.
 
 Catch-up rule: a worker that starts enqueues only the most recent slot at or before now (slots
 missed while every worker was down are skipped, never replayed in a burst). A running worker
@@ -14,6 +16,8 @@ slots are enqueued.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -71,7 +75,7 @@ class Scheduler:
 
     def _enqueue(self, conn: queue_core.Executor, spec: PeriodicSpec, slot: datetime) -> None:
         task_spec = self._registry.tasks[spec.task]
-        key = f"periodic:{spec.task}:{slot.astimezone(UTC).isoformat()}"
+        key = periodic_key(spec, slot)
         timeout = None if task_spec.timeout is None else max(1, round(task_spec.timeout))
         try:
             task = queue_core.enqueue(
@@ -94,14 +98,24 @@ class Scheduler:
 
     def _now(self, engine: Engine) -> datetime:
         if self._clock is not None:
-            return self._clock()
+            return self._clock().astimezone(UTC)
         with queue_core.translate_errors(), engine.connect() as conn:
-            return queue_core.database_now(conn, schema=self._schema)
+            return queue_core.database_now(conn, schema=self._schema).astimezone(UTC)
 
     def _until_next(self, now: datetime) -> float:
         nexts = [s.next_slot(now) for s in self._registry.periodic_specs]
         return max(0.0, min((t - now).total_seconds() for t in nexts))
 
 
+def periodic_key(spec: PeriodicSpec, slot: datetime) -> str:
+    """The idempotency key of one slot of one schedule."""
+    return f"periodic:{spec.task}:{_digest(spec)}:{slot.astimezone(UTC).isoformat()}"
+
+
+def _digest(spec: PeriodicSpec) -> str:
+    text = json.dumps([spec.schedule, spec.args], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def _key(spec: PeriodicSpec) -> tuple[str, str]:
-    return (spec.task, spec.schedule)
+    return (spec.task, _digest(spec))

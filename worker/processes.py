@@ -9,6 +9,7 @@ memory passes ``max_memory_mb``. ``ctx.transaction()`` is not available in a chi
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import multiprocessing
@@ -21,10 +22,12 @@ from typing import Any
 import psutil
 from sqlalchemy.engine import Engine
 
+from queue_core import InvalidTaskError
+
 from . import child
 from .context import Flags
 from .jobs import Job, OnDone
-from .outcome import Failed, Outcome, timeout_failure
+from .outcome import Failed, Outcome, escaped, timeout_failure
 from .threads import ProgressWriter
 
 logger = logging.getLogger(__name__)
@@ -145,18 +148,39 @@ class ProcessPool:
                 self._children[i] = None
 
     def _serve(self, slot: int) -> None:
-        """Start a child before the first job and after each replacement, so it is warm."""
+        """Start a child before the first job and after each replacement, so it is warm.
+
+        The slot's boundary: whatever escapes running a job (a progress message the queue
+        refuses, a pipe broken under it, a child that cannot start) fails that attempt, charged,
+        and the slot carries on with a fresh child; a job is never left without an outcome."""
         while True:
-            current = self._children[slot] or _Child(self._app)
-            self._children[slot] = current
+            self._warm(slot)
             job = self._jobs.get()
             if job is None:
                 return
-            outcome, healthy = self._run(current, job)
-            if not healthy or self._worn_out(current):
-                current.kill()
+            current = self._children[slot]
+            try:
+                if current is None or not current.process.is_alive():  # died while idle
+                    if current is not None:
+                        current.kill()
+                    current = self._children[slot] = _Child(self._app)
+                outcome, healthy = self._run(current, job)
+            except BaseException as exc:  # noqa: BLE001 - the slot's boundary
+                kind = type(exc).__name__
+                logger.error("slot.failed task_id=%s error_type=%s", job.task.id, kind)
+                outcome, healthy = escaped(exc), False
+            if current is not None and (not healthy or self._worn_out(current)):
+                with contextlib.suppress(Exception):
+                    current.kill()
                 self._children[slot] = None
             self._on_done(job, outcome)
+
+    def _warm(self, slot: int) -> None:
+        if self._children[slot] is None:
+            try:
+                self._children[slot] = _Child(self._app)
+            except Exception as exc:  # noqa: BLE001 - tried again when a job comes
+                logger.error("slot.child_start_failed error=%s", exc)
 
     def _run(self, current: _Child, job: Job) -> tuple[Outcome, bool]:
         if not current.wait_ready():
@@ -165,7 +189,11 @@ class ProcessPool:
             flag.clear()
         task = job.task
         job.started = time.monotonic()  # the timeout counts from here, not from the claim
-        current.conn.send((task.id, task.task, task.args, task.attempts))
+        job.began = True
+        try:
+            current.conn.send((task.id, task.task, task.args, task.attempts))
+        except OSError:  # it died between the check and the send
+            return self._died(current, job), False
         current.tasks += 1
         progress = ProgressWriter(self._engine, job, schema=self._schema)
         while True:
@@ -184,7 +212,12 @@ class ProcessPool:
                 return self._died(current, job), False
             if message[0] == "done":
                 return message[1], True
-            if progress(*message[1:]):
+            try:
+                cancel = progress(*message[1:])
+            except InvalidTaskError as exc:  # the handler cannot be told: it is not waiting
+                logger.warning("task.progress_refused task_id=%s error=%s", task.id, exc)
+                cancel = False
+            if cancel:
                 job.flags.cancel_requested.set()
 
     def _died(self, current: _Child, job: Job) -> Failed:

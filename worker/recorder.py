@@ -24,6 +24,8 @@ from .logs import task_event
 from .outcome import Failed, Outcome, Recorded, Succeeded
 
 Done = tuple[Job, Outcome]
+#: At most this many bytes of results go in one round (a jsonb value holds at most 255 MiB).
+MAX_ROUND_RESULT_BYTES = 64 * 2**20
 
 
 def sync(conn: Connection, config: WorkerConfig, done: list[Done], claim_n: int) -> Round:
@@ -40,6 +42,17 @@ def sync(conn: Connection, config: WorkerConfig, done: list[Done], claim_n: int)
         durable=config.durable,
         schema=config.schema,
     )
+
+
+def round_share(pending: list[Done], budget: int = MAX_ROUND_RESULT_BYTES) -> list[Done]:
+    """The first outcomes of ``pending`` whose results fit in ``budget`` bytes (at least one)."""
+    total = 0
+    for i, (_, outcome) in enumerate(pending):
+        if isinstance(outcome, Succeeded):
+            total += outcome.size
+            if total > budget and i:
+                return pending[:i]
+    return list(pending)
 
 
 def log_outcomes(done: list[Done], synced: Round) -> None:
@@ -83,7 +96,7 @@ def _log_failure(job: Job, outcome: Failed, state: TaskState | None) -> None:
 def apply_heartbeat(jobs: list[Job], beat: Heartbeat) -> None:
     """Flag the handlers whose lease was lost or whose task was asked to cancel."""
     for job in jobs:
-        if job.task.id in beat.lost:
+        if job.lease in beat.lost_leases:
             job.flags.lease_lost.set()
             task_event("task.lease_lost", job, logging.WARNING, result="handler_running")
         elif beat.held.get(job.task.id) and not job.flags.cancel_requested.is_set():

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import json
 import re
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from croniter import croniter
@@ -49,6 +50,8 @@ class PeriodicSpec:
     """A cron schedule that enqueues ``task`` with ``args`` once per slot.
 
     Five fields (minute resolution) or six (the sixth is seconds), as croniter reads them.
+    Slots are computed in UTC, whatever time zone ``now`` is given in (a database session's
+    time zone must not move them).
     """
 
     schedule: str
@@ -57,14 +60,14 @@ class PeriodicSpec:
 
     def next_slot(self, after: datetime) -> datetime:
         """The first slot strictly after ``after`` (an aware datetime)."""
-        slot: datetime = croniter(self.schedule, after).get_next(datetime)
+        slot: datetime = croniter(self.schedule, after.astimezone(UTC)).get_next(datetime)
         return slot
 
     def latest_slot(self, now: datetime) -> datetime:
-        """The last slot at or before ``now`` (an aware datetime)."""
-        if now.microsecond == 0 and croniter.match(self.schedule, now):
-            return now
-        slot: datetime = croniter(self.schedule, now).get_prev(datetime)
+        """The last slot at or before ``now`` (an aware datetime), exactly: croniter's previous
+        slot is strictly before its start, so it starts one microsecond later."""
+        start = now.astimezone(UTC) + timedelta(microseconds=1)
+        slot: datetime = croniter(self.schedule, start).get_prev(datetime)
         return slot
 
 
@@ -113,6 +116,10 @@ class Registry:
         """Register the decorated function as a task and enqueue it once per cron slot."""
         if not croniter.is_valid(schedule):
             raise RegistryError(f"not a valid cron schedule: {schedule!r}")
+        try:
+            json.dumps(dict(args or {}), allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise RegistryError(f"periodic {schedule!r}: args must be JSON: {exc}") from exc
 
         def register(fn: Handler) -> Handler:
             self.task(name, queue=queue, max_attempts=max_attempts, timeout=timeout)(fn)

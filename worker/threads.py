@@ -20,7 +20,7 @@ from queue_core import DatabaseError, LeaseLost, TaskState
 
 from .context import TaskContext
 from .jobs import Job, OnDone
-from .outcome import Outcome, Recorded, Succeeded, run_handler
+from .outcome import Failed, Outcome, Recorded, Succeeded, escaped, run_handler, timeout_failure
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,22 @@ class ThreadPool:
     def _serve(self) -> None:
         while True:
             job = self._jobs.get()
-            self._on_done(job, self._run(job))
+            try:
+                outcome = self._run(job)
+            except BaseException as exc:  # noqa: BLE001 - the slot's boundary: nothing strands
+                # A handler raised SystemExit, CancelledError, ...: the attempt fails (charged)
+                # and a fresh thread takes this one's place.
+                logger.error(
+                    "slot.failed task_id=%s error_type=%s", job.task.id, type(exc).__name__
+                )
+                self._on_done(job, escaped(exc))
+                self._replace()
+                return
+            self._on_done(job, outcome)
+
+    def _replace(self) -> None:
+        name = threading.current_thread().name
+        threading.Thread(target=self._serve, name=name, daemon=True).start()
 
     def _run(self, job: Job) -> Outcome:
         assert job.spec is not None  # unknown tasks never reach a pool
@@ -61,7 +76,12 @@ class ThreadPool:
             progress_sink=ProgressWriter(self._engine, job, schema=self._schema),
             transaction_factory=tx.open,
         )
-        outcome = run_handler(job.spec, job.task.args, ctx)
+        job.began = True
+        try:
+            outcome = run_handler(job.spec, job.task.args, ctx)
+        except BaseException:
+            tx.abandon()
+            raise
         return tx.finish(outcome) if ctx.transaction_used else outcome
 
 
@@ -106,21 +126,40 @@ class HandlerTransaction:
         yield self._conn
 
     def finish(self, outcome: Outcome) -> Outcome:
-        """Commit the handler's writes with its completion; anything else rolls them back."""
+        """Commit the handler's writes with its completion; anything else rolls them back.
+
+        A commit that fails is reported as a retryable ``CommitFailed`` failure, not as a lost
+        lease: the failure is fenced like every outcome, so if the commit did happen after all
+        (its outcome was unknown) it matches nothing. A success whose timeout fired before the
+        commit rolls back and fails with ``TaskTimeout`` (its lease was no longer extended).
+        """
         conn, self._conn = self._conn, None
         if conn is None:
             return outcome
+        job = self._job
         try:
-            if isinstance(outcome, Succeeded) and not self._job.flags.lease_lost.is_set():
+            if isinstance(outcome, Succeeded) and not job.flags.lease_lost.is_set():
+                if job.flags.timed_out.is_set():
+                    _rollback(conn)
+                    return timeout_failure(job.timeout or 0.0, job.spec, job.task.attempts)
                 return self._complete(conn, outcome)
-            conn.rollback()
+            _rollback(conn)
             return Recorded(None) if isinstance(outcome, Succeeded) else outcome
         except DatabaseError as exc:
-            # Rolled back or unknown: the lease expires and the task runs again (at least once).
-            logger.warning("task.commit_failed task_id=%s error=%s", self._job.task.id, exc)
-            return Recorded(None)
+            logger.warning("task.commit_failed task_id=%s error=%s", job.task.id, exc)
+            return Failed(
+                "CommitFailed", f"the handler's transaction did not commit: {exc}", retryable=True
+            )
         finally:
-            conn.close()
+            with contextlib.suppress(Exception):
+                conn.close()
+
+    def abandon(self) -> None:
+        """Roll back and close the transaction of a handler that raised past the boundary."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
 
     def _complete(self, conn: Connection, outcome: Succeeded) -> Outcome:
         with queue_core.translate_errors():
@@ -130,5 +169,15 @@ class HandlerTransaction:
             if not applied:
                 conn.rollback()
                 return Recorded(None)
+            if self._job.flags.timed_out.is_set():  # fired while the completion ran
+                conn.rollback()
+                job = self._job
+                return timeout_failure(job.timeout or 0.0, job.spec, job.task.attempts)
             conn.commit()
         return Recorded(TaskState.SUCCEEDED)
+
+
+def _rollback(conn: Connection) -> None:
+    """Roll back; a connection already dead has nothing left to roll back."""
+    with contextlib.suppress(DatabaseError), queue_core.translate_errors():
+        conn.rollback()

@@ -8,6 +8,8 @@ Inputs: the load generator's record of every 202 (id and task name), the ``tasks
 - lost: acknowledged but absent, or finished in the wrong state (good work must succeed,
   poison must end dead);
 - stuck: acknowledged and still queued or running after the settle time;
+- never ran but ended dead: a task with one attempt (``once``) that ended dead although no
+  handler of it ever started (a claim stranded, orphaned or charged without running it);
 - zombie overwrites: a succeeded task whose stored result was written by an attempt other than
   the row's last claim (the handler puts its attempt number in the result);
 - results without an execution: a stored result that no recorded execution produced;
@@ -140,6 +142,8 @@ class _Verdicts:
     lost: list[str] = dataclasses.field(default_factory=list)
     stuck: list[str] = dataclasses.field(default_factory=list)
     zombies: list[str] = dataclasses.field(default_factory=list)
+    never_ran_dead: list[str] = dataclasses.field(default_factory=list)
+    starts: frozenset[str] = frozenset()
     unexplained: list[str] = dataclasses.field(default_factory=list)
     over: list[str] = dataclasses.field(default_factory=list)
     executions: int = 0
@@ -155,6 +159,9 @@ class _Verdicts:
         self.states[row.state] += 1
         if row.state not in FINAL:
             self.stuck.append(task_id)
+        elif task.startswith("once") and row.state == "dead":
+            if task_id not in self.starts:  # a fault killing it mid-run may spend its attempt
+                self.never_ran_dead.append(task_id)
         elif row.state != expected_state(task):
             self.lost.append(task_id)
         if row.state == "succeeded" and task == "work":
@@ -188,11 +195,13 @@ def check(
     *,
     lease: float,
     seconds: float,
+    starts: frozenset[str] = frozenset(),
 ) -> Report:
-    """Judge every acknowledged task once the scenario has settled."""
+    """Judge every acknowledged task once the scenario has settled (``starts``: the tasks a
+    handler of which started, as the one-attempt handlers note them)."""
     rows = _rows(engine, list(acknowledged.ids))
     executions = _executions(engine)
-    verdicts = _Verdicts()
+    verdicts = _Verdicts(starts=starts)
     for task_id, task in acknowledged.ids.items():
         verdicts.judge(task_id, task, rows.get(task_id), executions.get(task_id, []), events)
     kinds: dict[str, int] = defaultdict(int)
@@ -217,6 +226,7 @@ def check(
         over_bound=verdicts.over,
         events=dict(kinds),
         recoveries=_recoveries(events, rows),
+        never_ran_dead=verdicts.never_ran_dead,
     )
 
 

@@ -30,7 +30,7 @@ from taskrow.embedded import EmbeddedPostgres, free_port
 
 from ..support import database_url, wait_for
 from .checker import Event
-from .handlers import EXECUTIONS_DDL, RECORD_URL_ENV
+from .handlers import EXECUTIONS_DDL, RECORD_URL_ENV, STARTS_ENV
 from .processes import WorkerSlot, kill_group, spawn
 from .proxy import Link
 
@@ -126,10 +126,21 @@ class Cluster:
         env = {
             "TASKROW_DATABASE_URL": url.render_as_string(hide_password=False),
             RECORD_URL_ENV: self.url,
+            STARTS_ENV: str(self.starts_file),
         }
         command = [sys.executable, "-m", "taskrow.cli", "worker", *slot.args]
         slot.started()
         slot.process = spawn(command, env, self.folder / f"worker-{slot.index}.log")
+
+    @property
+    def starts_file(self) -> Path:
+        """Where handlers of one-attempt tasks note that they started (see handlers.once)."""
+        return self.folder / "starts.txt"
+
+    def starts(self) -> frozenset[str]:
+        if not self.starts_file.exists():
+            return frozenset()
+        return frozenset(self.starts_file.read_text().split())
 
     def supervise(self) -> None:
         """Restart every worker that exited (killed, or died of a poison task)."""

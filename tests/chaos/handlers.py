@@ -9,6 +9,8 @@ claim's outcome. The others are poison: each one fails its attempt in its own wa
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ctypes
 import os
 import resource
@@ -112,3 +114,64 @@ def poison_hog(ctx: TaskContext) -> None:
     finally:
         hoard.clear()
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+# -- poison that escapes ``except Exception`` or the slot, and tasks with one attempt ---------
+
+STARTS_ENV = "CHAOS_STARTS_FILE"
+
+
+@registry.task("poison.systemexit", max_attempts=POISON_ATTEMPTS)
+def poison_systemexit(ctx: TaskContext) -> None:
+    raise SystemExit(f"poison exits on attempt {ctx.attempt}")
+
+
+@registry.task("poison.cancelled", max_attempts=POISON_ATTEMPTS)
+def poison_cancelled(ctx: TaskContext) -> None:
+    raise asyncio.CancelledError(f"poison cancelled on attempt {ctx.attempt}")
+
+
+@registry.task("poison.progress", max_attempts=POISON_ATTEMPTS)
+def poison_progress(ctx: TaskContext) -> None:
+    """Progress the queue refuses (raised here in the thread pool; refused by the parent in the
+    process pool), then a failure."""
+    with contextlib.suppress(queue_core.InvalidTaskError):
+        ctx.progress(1, 2, "x" * 1001)
+    raise RuntimeError(f"poison after a refused progress on attempt {ctx.attempt}")
+
+
+def mark_started(ctx: TaskContext) -> None:
+    """Note (in a file, not the database, so a database fault cannot hide it) that a handler
+    of this task started: a task with one attempt may end dead only if it did."""
+    with open(os.environ[STARTS_ENV], "a") as starts:
+        starts.write(f"{ctx.task_id}\n")
+
+
+@registry.task("once", max_attempts=1)
+def once(ctx: TaskContext, ms: int = 100) -> dict[str, Any]:
+    """One attempt only: a fault that strands or orphans its claim would end it dead unrun."""
+    mark_started(ctx)
+    started = time.time()
+    ctx.progress(0, 2, "started")
+    time.sleep(ms / 1000)
+    ctx.progress(1, 2, "slept")
+    record(ctx, started)
+    return {"attempt": ctx.attempt, "pid": os.getpid()}
+
+
+@registry.task("once.tx", max_attempts=1)
+def once_tx(ctx: TaskContext, ms: int = 100) -> dict[str, Any]:
+    """As ``once``, recording its execution in ``ctx.transaction()`` (thread pool only), so the
+    record commits with the completion or not at all."""
+    mark_started(ctx)
+    started = time.time()
+    time.sleep(ms / 1000)
+    with ctx.transaction() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO chaos_executions (task_id, attempt, pid, started)"
+                " VALUES (:id, :attempt, :pid, :started)"
+            ),
+            {"id": ctx.task_id, "attempt": ctx.attempt, "pid": os.getpid(), "started": started},
+        )
+    return {"attempt": ctx.attempt, "pid": os.getpid()}

@@ -45,6 +45,7 @@ class Report:
     over_bound: list[str]
     events: dict[str, int]
     recoveries: list[Recovery]
+    never_ran_dead: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def recovery_bound(self) -> float:
@@ -55,6 +56,7 @@ class Report:
         for name, ids in (
             ("lost", self.lost),
             ("stuck", self.stuck),
+            ("never ran but ended dead", self.never_ran_dead),
             ("zombie overwrites", self.zombie_overwrites),
             ("results without an execution", self.unexplained_results),
             ("tasks re-executed more often than faults exposed them", self.over_bound),
@@ -81,6 +83,7 @@ class Report:
             ("final states", _counts(self.states), f"{self.poison} poison must be dead"),
             ("lost", str(len(self.lost)), "must be 0"),
             ("stuck after settle", str(len(self.stuck)), "must be 0"),
+            ("never ran but ended dead", str(len(self.never_ran_dead)), "must be 0"),
             ("zombie overwrites", str(len(self.zombie_overwrites)), "must be 0"),
             ("results without an execution", str(len(self.unexplained_results)), "must be 0"),
             ("executions recorded", str(self.executions), ""),

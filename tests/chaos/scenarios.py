@@ -27,6 +27,15 @@ POISONED: Mix = [
     {"body": {"task": "work", "args": {"ms": 20}, "max_attempts": 50}, "weight": 80},
     *({"body": {"task": kind}, "weight": 4} for kind in POISON_KINDS),
 ]
+#: Poison that escapes ``except Exception`` or the slot (thread pool), tasks with one attempt
+#: (with progress, and in ctx.transaction()), among the good work.
+THREAD_POISON_KINDS = ("poison.systemexit", "poison.cancelled", "poison.progress")
+MIXED_KINDS: Mix = [
+    {"body": {"task": "work", "args": {"ms": 250}, "max_attempts": 50}, "weight": 80},
+    {"body": {"task": "once", "args": {"ms": 150}, "max_attempts": 1}, "weight": 10},
+    {"body": {"task": "once.tx", "args": {"ms": 150}, "max_attempts": 1}, "weight": 6},
+    *({"body": {"task": kind}, "weight": 1} for kind in THREAD_POISON_KINDS),
+]
 #: One poison of each kind in every 60 tasks, spread out (a deterministic mix).
 POISON_PATTERN = [0] * 60
 for _i, _slot in enumerate(range(5, 60, 12)):
@@ -76,6 +85,7 @@ def run(cluster: Cluster, name: str, load: Load, faults: Faults, *, settle: floa
         cluster.events,
         lease=cluster.lease,
         seconds=time.monotonic() - start,
+        starts=cluster.starts(),
     )
     table = report.table()
     REPORTS.append(table)

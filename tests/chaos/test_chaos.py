@@ -8,7 +8,7 @@ from __future__ import annotations
 from . import scenarios
 from .checker import Report
 from .cluster import Cluster
-from .scenarios import GOOD, POISONED, SLOW, Load
+from .scenarios import GOOD, MIXED_KINDS, POISONED, SLOW, Load
 
 
 def assert_sound(report: Report, *, check_recovery: bool = True) -> None:
@@ -16,12 +16,19 @@ def assert_sound(report: Report, *, check_recovery: bool = True) -> None:
     assert not problems, f"{report.table()}\n" + "\n".join(problems)
 
 
+def assert_mixed_kinds(report: Report) -> None:
+    """The thread-pool poison and the one-attempt tasks were in the load (and judged)."""
+    assert report.poison >= 1 and report.states.get("dead", 0) >= report.poison
+    assert report.states.get("succeeded", 0) > report.acknowledged // 2
+
+
 def test_sigkill_random_workers(cluster: Cluster) -> None:
     cluster.start_api()
     cluster.add_workers(3)
-    load = Load(200, 16.0, SLOW, pause=0.3)
+    load = Load(200, 16.0, MIXED_KINDS, pause=0.3)
     report = scenarios.run(cluster, "SIGKILL random workers", load, scenarios.kill_workers)
     assert_sound(report)
+    assert_mixed_kinds(report)
     assert report.events["kill worker"] >= 3
     assert report.recoveries, "no kill hit a worker that held tasks"
 
@@ -51,9 +58,10 @@ def test_postgres_crash_and_restart_under_load(cluster: Cluster) -> None:
 def test_connection_faults_through_the_proxy(cluster: Cluster) -> None:
     cluster.start_api()
     cluster.add_workers(3)
-    load = Load(300, 13.0, SLOW, pause=0.2)
+    load = Load(300, 13.0, MIXED_KINDS, pause=0.2)
     report = scenarios.run(cluster, "latency, resets, blackhole", load, scenarios.network_faults)
     assert_sound(report)
+    assert_mixed_kinds(report)
     assert {"reset connections", "latency 200 ms", "blackhole 5 s"} <= set(report.events)
 
 

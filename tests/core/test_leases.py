@@ -273,3 +273,35 @@ def test_tenant_scoping_hides_other_tenants_tasks(engine: Engine) -> None:
         assert queue_core.list_tasks(conn, tenant="globex") == []
     with pytest.raises(queue_core.TaskNotFound), engine.connect() as conn:
         queue_core.get(conn, "not-a-uuid")
+
+
+def test_release_of_a_started_handler_keeps_the_attempt_and_ends_it_when_spent(
+    engine: Engine,
+) -> None:
+    twice = enqueue(engine, max_attempts=2)
+    [claimed] = claim(engine)
+    with engine.begin() as conn:
+        assert queue_core.release(conn, [claimed.lease], refund=False) == {twice.id}
+    again = get(engine, twice.id)
+    assert (again.state, again.attempts) == (TaskState.QUEUED, 1)
+    [last] = claim(engine)
+    assert last.attempts == 2  # ctx.attempt grows across releases
+    with engine.begin() as conn:
+        assert queue_core.release(conn, [last.lease], refund=False) == {twice.id}
+    spent = get(engine, twice.id)
+    assert (spent.state, spent.attempts, spent.error_type) == (TaskState.DEAD, 2, "WorkerStopped")
+    assert spent.finished_at is not None and spent.lease_token is None
+
+
+def test_heartbeat_tells_an_older_lease_of_a_reclaimed_task_it_is_lost(engine: Engine) -> None:
+    task = enqueue(engine)
+    [stale] = claim(engine, worker_id="w")
+    expire_leases(engine)
+    [fresh] = claim(engine, worker_id="w")  # the same worker claimed it again
+    with engine.begin() as conn:
+        beat = queue_core.heartbeat(conn, [stale.lease, fresh.lease])
+    assert beat.lost_leases == {stale.lease} and beat.lost == {task.id}
+    assert beat.held == {task.id: False}
+    with engine.begin() as conn:
+        assert queue_core.release(conn, [stale.lease]) == set()
+    assert get(engine, task.id).lease_token == fresh.lease_token

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -92,3 +94,63 @@ def write_then_steal(ctx: TaskContext, url: str, marker: str, steal: bool) -> di
         finally:
             engine.dispose()
     return {"marker": marker}
+
+
+@registry.task("exit_slot", max_attempts=1)
+def exit_slot(ctx: TaskContext, kind: str) -> None:
+    """Raises what ``except Exception`` does not catch."""
+    if kind == "cancelled":
+        raise asyncio.CancelledError("cancelled inside the handler")
+    raise SystemExit(3)
+
+
+@registry.task("long_progress", max_attempts=1)
+def long_progress(ctx: TaskContext) -> str:
+    """Reports progress the queue refuses (a message over 1,000 characters), then succeeds."""
+    with contextlib.suppress(queue_core.InvalidTaskError):  # raised to it in the thread pool
+        ctx.progress(1, 2, "x" * 1001)
+    return "done"
+
+
+@registry.task("pid")
+def pid(ctx: TaskContext) -> int:
+    return os.getpid()
+
+
+@registry.task("rollback_on_dead_connection", max_attempts=1)
+def rollback_on_dead_connection(ctx: TaskContext, url: str) -> None:
+    """Its transaction's connection is killed under it, then it fails: the rollback fails too."""
+    with ctx.transaction() as conn:
+        backend = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+    engine = queue_core.create_engine(url, pool_size=1)
+    try:
+        with engine.begin() as other:
+            other.execute(sa.text("SELECT pg_terminate_backend(:p)"), {"p": backend})
+    finally:
+        engine.dispose()
+    raise ValueError("failing after the connection died")
+
+
+@registry.task("commit_refused", max_attempts=1)
+def commit_refused(ctx: TaskContext) -> str:
+    """Writes what a deferred constraint refuses at commit: the commit certainly fails."""
+    with ctx.transaction() as conn:
+        conn.execute(sa.text("INSERT INTO deferred_unique (k) VALUES (1), (1)"))
+    return "never stored"
+
+
+@registry.task("sized")
+def sized(ctx: TaskContext, n: int) -> str:
+    """Returns a string of ``n`` characters (``n + 2`` bytes of JSON)."""
+    return "x" * n
+
+
+@registry.task("slow_transaction", max_attempts=1, timeout=1)
+def slow_transaction(ctx: TaskContext, marker: str) -> str:
+    """Writes in its transaction, then returns only once its timeout fired."""
+    with ctx.transaction() as conn:
+        conn.execute(sa.text("INSERT INTO side_effects (marker) VALUES (:m)"), {"m": marker})
+    deadline = time.monotonic() + 30
+    while not ctx.timed_out and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return marker

@@ -100,7 +100,7 @@ def test_periodic_three_workers_one_task_per_slot(
     found = slots()
     keys = collections.Counter(t.idempotency_key for t in found)
     assert max(keys.values()) == 1
-    slot_times = sorted(datetime.fromisoformat(str(key).split(":", 2)[2]) for key in keys)
+    slot_times = sorted(datetime.fromisoformat(str(key).split(":", 3)[3]) for key in keys)
     assert all(b - a == timedelta(seconds=1) for a, b in itertools.pairwise(slot_times))
     with engine.connect() as conn:
         per_slot = conn.execute(

@@ -71,7 +71,8 @@ def test_sigterm_finishes_in_flight_and_releases_the_rest(
     assert proc.wait_exit() == 3  # some task was released after the grace period
     assert fetch(engine, finishing).state is TaskState.SUCCEEDED
     released = fetch(engine, unfinished)
-    assert (released.state, released.attempts, released.lease_token) == (TaskState.QUEUED, 0, None)
+    # its handler started: the attempt stays charged
+    assert (released.state, released.attempts, released.lease_token) == (TaskState.QUEUED, 1, None)
     assert fetch(engine, later).state is TaskState.QUEUED  # a stopping worker claims nothing
 
 
