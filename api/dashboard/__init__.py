@@ -18,7 +18,7 @@ Errors are HTML pages, never a traceback::
 
 from __future__ import annotations
 
-from . import actions, views
+from . import actions, tenants, views
 from .blueprint import blueprint
 
-__all__ = ["actions", "blueprint", "views"]
+__all__ = ["actions", "blueprint", "tenants", "views"]
