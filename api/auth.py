@@ -77,6 +77,7 @@ def require(scope: str, conn: Connection | None = None, *, remembered: bool = Fa
         logger.info("api.forbidden path=%s key_id=%s", request.path, principal.key_id)
         raise Problem(403, TENANTS_ONLY)
     if scope not in principal.scopes:
+        logger.info("api.forbidden path=%s key_id=%s", request.path, principal.key_id)
         raise Problem(403, f"this API key lacks the {scope!r} scope")
     g.taskrow_principal = principal
     return principal

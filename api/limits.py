@@ -8,6 +8,7 @@ so concurrent enqueues never take a tenant past its limit.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Sequence
 
@@ -17,6 +18,8 @@ import queue_core
 
 from .problems import Problem
 from .state import state
+
+logger = logging.getLogger(__name__)
 
 
 def reserve(conn: Connection, tenant: str, news: Sequence[queue_core.NewTask]) -> None:
@@ -31,6 +34,7 @@ def reserve(conn: Connection, tenant: str, news: Sequence[queue_core.NewTask]) -
     except queue_core.InvalidTaskError:
         return  # a queue name is invalid: the insert refuses it, naming the field (422)
     except queue_core.QueueFull as exc:
+        logger.info("api.queue_full tenant=%s queue=%s limit=%d", tenant, exc.queue, exc.limit)
         raise Problem(
             429,
             f"queue {exc.queue!r} holds {exc.limit} or more waiting tasks of this tenant; "

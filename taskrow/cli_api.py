@@ -5,6 +5,8 @@ from __future__ import annotations
 import atexit
 import contextlib
 import dataclasses
+import functools
+import logging
 import os
 import shutil
 import tempfile
@@ -78,7 +80,19 @@ def _metrics_across_workers() -> None:
     type=click.IntRange(1, 100_000),
     help="Keep-alive connections a worker holds at most; beyond, the others accept them.",
 )
-def serve(bind: str, workers: int, threads: int, worker_connections: int) -> None:
+@click.option(
+    "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+    help="warning drops the per-request info lines (api.enqueued ...).",
+)
+def serve(
+    bind: str, workers: int, threads: int, worker_connections: int, log_format: str, log_level: str
+) -> None:
     """Serve the HTTP API with gunicorn (gthread workers)."""
     _metrics_across_workers()
     import api
@@ -101,9 +115,40 @@ def serve(bind: str, workers: int, threads: int, worker_connections: int) -> Non
         "timeout": 60,  # above the longest long poll (30 s)
         "graceful_timeout": 10,
         "accesslog": "-",
+        "loglevel": log_level,
+        "logconfig_dict": _logging(log_format, log_level),
         "control_socket_disable": True,  # one shared path per user: several servers would clash
     }
     _Server(options, settings).run()
+
+
+def _logging(fmt: str, level: str) -> dict[str, Any]:
+    """The logging configuration gunicorn applies in its master (its forked workers inherit
+    it): the worker's text or JSON lines on stderr for the app, gunicorn and its access log,
+    each app line during a request ending in its request id."""
+    import api
+    import worker
+
+    worker.configure_logging(fmt, getattr(logging, level.upper()))  # and its cheaper records
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"taskrow": {"()": functools.partial(worker.log_formatter, fmt)}},
+        "filters": {"request_id": {"()": api.RequestIdFilter}},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stderr",
+                "formatter": "taskrow",
+                "filters": ["request_id"],
+            }
+        },
+        "root": {"level": level.upper(), "handlers": ["stderr"]},
+        "loggers": {
+            name: {"level": level.upper(), "handlers": [], "propagate": True}
+            for name in ("gunicorn.error", "gunicorn.access")
+        },
+    }
 
 
 @click.group("keys")
