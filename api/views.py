@@ -66,7 +66,7 @@ def _batch_body() -> list[queue_core.NewTask]:
     if len(items) > state().settings.max_batch:
         raise bodies.invalid("tasks", f"holds at most {state().settings.max_batch} tasks")
     return [
-        bodies.new_task(item, f"tasks[{i}]", None if key is None else f"{key}:{i}")
+        bodies.new_task(item, f"tasks[{i}]", None if key is None else bodies.batch_key(key, i))
         for i, item in enumerate(items)
     ]
 

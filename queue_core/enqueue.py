@@ -187,15 +187,16 @@ def _validate_fields(new: NewTask, field: Callable[[str], str]) -> _Row:
     )
     if row.idempotency_key is None:
         return row
-    return row._replace(fingerprint=_fingerprint(row))
+    return row._replace(fingerprint=_fingerprint(row, validation.canonical_json(new.args)))
 
 
-def _fingerprint(row: _Row) -> str:
-    """Hash of the content as given (a delay, not the run_at it yields), for idempotent replays."""
+def _fingerprint(row: _Row, args: str) -> str:
+    """Hash of the content as given (a delay, not the run_at it yields), for idempotent replays.
+    ``args`` is their canonical text: objects' keys sorted, so key order is no content."""
     source = validation.fingerprint_source(
         {
             "task": row.task,
-            "args": row.args,
+            "args": args,
             "queue": row.queue,
             "priority": row.priority,
             "run_at": None if row.run_at is None else row.run_at.isoformat(),
@@ -205,6 +206,12 @@ def _fingerprint(row: _Row) -> str:
         }
     )
     return hashlib.sha256(source.encode()).hexdigest()
+
+
+def _legacy_match(existing: Task, row: _Row) -> bool:
+    """Whether ``existing`` was fingerprinted by an earlier release, which hashed the args in
+    the order they were given: a replay across an upgrade still finds its task."""
+    return existing.fingerprint == _fingerprint(row, row.args)
 
 
 def _check_duplicate_keys(rows: list[_Row]) -> None:
@@ -261,7 +268,7 @@ def _existing(
         existing = by_key.get(key)
         if existing is None:  # the holder was deleted between the insert and this read
             raise IdempotencyConflict(key, "that was deleted meanwhile; enqueue again")
-        if existing.fingerprint != row.fingerprint:
+        if existing.fingerprint != row.fingerprint and not _legacy_match(existing, row):
             raise IdempotencyConflict(key, str(existing.id))
         result[row.id] = existing
     return result
