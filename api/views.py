@@ -234,6 +234,8 @@ def _idempotency_key() -> str | None:
         return None
     if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY:
         raise bodies.invalid("Idempotency-Key", f"must be 1 to {MAX_IDEMPOTENCY_KEY} characters")
+    if bodies.BATCH_KEY_SEPARATOR in key:  # never over HTTP (Latin-1), but from a WSGI caller
+        raise bodies.invalid("Idempotency-Key", "must not contain U+241F")
     return key
 
 

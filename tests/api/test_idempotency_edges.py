@@ -90,6 +90,9 @@ def test_a_batch_key_never_meets_a_single_task_key(
     replay = post(client, key, "/v1/tasks/batch", '{"tasks": [{"task": "batched"}]}', "job")
     assert replay.get_json()["tasks"][0]["id"] == made["id"]
     assert count_tasks(engine) == 4
+    # a WSGI caller (no HTTP parser in between) cannot forge a batch key either
+    forged = post(client, key, "/v1/tasks", '{"task": "forged"}', "job\u241f0")
+    assert forged.status_code == 422 and count_tasks(engine) == 4
 
 
 def test_a_task_fingerprinted_before_canonical_args_still_replays(engine: Engine) -> None:
