@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from . import statements, validation
+from . import statements, tracing, validation
 from .db import Executor, run, run_direct
 from .errors import DatabaseError, IdempotencyConflict, InvalidTaskError, KeyRevoked
 from .models import JSON, Task, TaskId
@@ -55,6 +55,7 @@ class _Row(NamedTuple):
     timeout_seconds: int | None
     idempotency_key: str | None
     fingerprint: str | None
+    traceparent: str | None = None
 
 
 def enqueue(
@@ -108,6 +109,24 @@ def enqueue_many(
     the same statement; else :class:`KeyRevoked` is raised.
     """
     rows = _validate_batch(tasks, tenant)
+    with tracing.producer(sorted({row.queue for row in rows}), len(rows)) as span:
+        rows = _traced(rows, tracing.traceparent(span))
+        found = _enqueue_rows(executor, rows, tenant, schema, key_id)
+        if span is not None and len(found) == 1:
+            span.set_attribute("messaging.message.id", str(found[0].id))
+        return found
+
+
+def _traced(rows: list[_Row], traceparent: str | None) -> list[_Row]:
+    """The rows carrying the enqueue's trace context, if any (OpenTelemetry, opt-in)."""
+    if traceparent is None:
+        return rows
+    return [row._replace(traceparent=traceparent) for row in rows]
+
+
+def _enqueue_rows(
+    executor: Executor, rows: list[_Row], tenant: str, schema: str, key_id: str | None
+) -> list[Task]:
     stmts = statements.for_schema(schema)
     params = _bind(rows, tenant, schema)
     if key_id is not None:
@@ -248,6 +267,8 @@ def _row_json(row: _Row) -> str:
     if row.idempotency_key is not None:
         text += f',"idempotency_key":{json.dumps(row.idempotency_key)}'
         text += f',"fingerprint":"{row.fingerprint}"'
+    if row.traceparent is not None:  # built by queue_core.tracing: hex digits and dashes
+        text += f',"traceparent":"{row.traceparent}"'
     return text + "}"
 
 

@@ -75,6 +75,8 @@ tasks = Table(
     Column("error_traceback", Text),
     Column("idempotency_key", Text),
     Column("fingerprint", Text),
+    # W3C traceparent of the enqueue's span (OpenTelemetry, opt-in); NULL without it.
+    Column("traceparent", Text),
     Column("created_at", TIMESTAMP(timezone=True), nullable=False, server_default=func.now()),
     Column("started_at", TIMESTAMP(timezone=True)),
     Column("finished_at", TIMESTAMP(timezone=True)),

@@ -21,7 +21,7 @@ from typing import Any
 import psutil
 from sqlalchemy.engine import Engine
 
-from . import child
+from . import child, tracing
 from .context import Flags
 from .jobs import Job, OnDone
 from .outcome import Failed, Outcome, timeout_failure
@@ -152,7 +152,9 @@ class ProcessPool:
             job = self._jobs.get()
             if job is None:
                 return
-            outcome, healthy = self._run(current, job)
+            with tracing.consumer(job) as span:
+                outcome, healthy = self._run(current, job)
+                tracing.record(span, outcome)
             if not healthy or self._worn_out(current):
                 current.kill()
                 self._children[slot] = None

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 import queue_core
 from queue_core import DatabaseError, LeaseLost, TaskState
 
+from . import tracing
 from .context import TaskContext
 from .jobs import Job, OnDone
 from .outcome import Outcome, Recorded, Succeeded, run_handler
@@ -48,7 +49,10 @@ class ThreadPool:
     def _serve(self) -> None:
         while True:
             job = self._jobs.get()
-            self._on_done(job, self._run(job))
+            with tracing.consumer(job) as span:
+                outcome = self._run(job)
+                tracing.record(span, outcome)
+            self._on_done(job, outcome)
 
     def _run(self, job: Job) -> Outcome:
         assert job.spec is not None  # unknown tasks never reach a pool

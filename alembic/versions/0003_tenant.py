@@ -1,4 +1,5 @@
-"""Operator keys (no tenant, the admin scope), per-tenant limits, the tenant depth index.
+"""Operator keys (no tenant, the admin scope), per-tenant limits, the tenant depth index, and
+the trace context of each task (OpenTelemetry, opt-in).
 
 Revision ID: 0003_tenant
 Revises: 0002
@@ -44,6 +45,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("tenant", name="tenant_limits_pkey"),
         schema=schema,
     )
+    op.add_column("tasks", sa.Column("traceparent", sa.Text(), nullable=True), schema=schema)
     op.create_index(
         "tasks_tenant_depth_idx",
         "tasks",
@@ -56,6 +58,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     schema = op.get_context().version_table_schema
     op.drop_index("tasks_tenant_depth_idx", table_name="tasks", schema=schema)
+    op.drop_column("tasks", "traceparent", schema=schema)
     op.drop_table("tenant_limits", schema=schema)
     op.execute(f'DELETE FROM "{schema}".api_keys WHERE tenant IS NULL')
     op.drop_constraint(op.f("api_keys_operator_check"), "api_keys", schema=schema)
