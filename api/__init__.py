@@ -16,6 +16,7 @@ from typing import Any
 from flask import Flask
 
 from .extension import TaskrowAPI
+from .request_ids import RequestIdFilter
 from .settings import ApiSettings, SettingsError
 
 
@@ -32,4 +33,4 @@ def create_app(settings: ApiSettings | Mapping[str, Any] | None = None) -> Flask
     return app
 
 
-__all__ = ["ApiSettings", "SettingsError", "TaskrowAPI", "create_app"]
+__all__ = ["ApiSettings", "RequestIdFilter", "SettingsError", "TaskrowAPI", "create_app"]

@@ -1,7 +1,10 @@
 """Who is calling: ``Authorization: Bearer <key>`` checked against queue_core's API keys.
 
 Each view declares the scope it needs with :func:`require`; the result is a :class:`Principal`
-(tenant, scopes, allowed queues). A missing or unknown key is 401, a missing scope 403. Keys
+(tenant, scopes, allowed queues). A missing or unknown key is 401, a missing scope 403. An
+operator key (``taskrow keys create --admin``: no tenant, the ``admin`` scope alone) is an
+:class:`Operator`: it may call the cross-tenant routes (:func:`require_operator`, ``/metrics``)
+and is refused (403) by every tenant's route, while a tenant's key is refused by those. Keys
 are looked up on every request, so a revoked key stops working at once; the enqueue routes
 instead remember keys they verified (:mod:`api.keycache`) and let the INSERT itself check that
 the key is still live, which keeps that promise without the lookup.
@@ -39,6 +42,29 @@ class Principal:
         return self.queues is None or queue in self.queues
 
 
+@dataclasses.dataclass(frozen=True)
+class Operator:
+    """An operator key: of no tenant; it sees every tenant's figures, no tenant's tasks."""
+
+    key_id: str | None
+
+
+OPERATOR_ONLY = "this route needs an operator key (`taskrow keys create --admin`)"
+TENANTS_ONLY = "an operator key belongs to no tenant: it may call only /metrics"
+
+
+def require_operator() -> Operator:
+    """The authenticated operator (else 401, or 403 for a tenant's key). With auth off every
+    caller is trusted, so the operator's routes are served to all, as everything else is."""
+    if not state().settings.auth_enabled:
+        return Operator(None)
+    caller = _authenticate(None, False)
+    if not isinstance(caller, Operator):
+        logger.info("api.forbidden path=%s key_id=%s", request.path, caller.key_id)
+        raise Problem(403, OPERATOR_ONLY)
+    return caller
+
+
 def require(scope: str, conn: Connection | None = None, *, remembered: bool = False) -> Principal:
     """The authenticated caller, who must hold ``scope`` (else 401 or 403). The key is looked
     up on ``conn`` (in the caller's transaction) when given, else in a short one of its own.
@@ -47,7 +73,11 @@ def require(scope: str, conn: Connection | None = None, *, remembered: bool = Fa
     the caller must then have its write check ``key_id`` (and call :func:`revoked` if that
     check fails)."""
     principal = _authenticate(conn, remembered)
+    if isinstance(principal, Operator):
+        logger.info("api.forbidden path=%s key_id=%s", request.path, principal.key_id)
+        raise Problem(403, TENANTS_ONLY)
     if scope not in principal.scopes:
+        logger.info("api.forbidden path=%s key_id=%s", request.path, principal.key_id)
         raise Problem(403, f"this API key lacks the {scope!r} scope")
     g.taskrow_principal = principal
     return principal
@@ -67,12 +97,12 @@ def revoked() -> Problem:
     return Problem(401, "the API key is unknown or revoked", headers=_CHALLENGE)
 
 
-def _authenticate(conn: Connection | None, remembered: bool) -> Principal:
+def _authenticate(conn: Connection | None, remembered: bool) -> Principal | Operator:
     settings = state().settings
     if not settings.auth_enabled:
         return Principal(settings.default_tenant, ALL_SCOPES, None, None)
     token = _bearer_token()
-    if remembered and isinstance(known := state().verified_keys.get(token), Principal):
+    if remembered and isinstance(known := state().verified_keys.get(token), Principal | Operator):
         return known
     if conn is not None:
         key = queue_core.authenticate(conn, token, schema=settings.schema)
@@ -82,11 +112,18 @@ def _authenticate(conn: Connection | None, remembered: bool) -> Principal:
     if key is None:
         logger.info("api.auth_rejected path=%s", request.path)
         raise Problem(401, "the API key is unknown or revoked", headers=_CHALLENGE)
-    queues = None if key.queues is None else frozenset(key.queues)
-    principal = Principal(key.tenant, frozenset(key.scopes), queues, key.id)
+    principal = caller_of(key)
     if remembered:
         state().verified_keys.put(token, principal)
     return principal
+
+
+def caller_of(key: queue_core.ApiKey) -> Principal | Operator:
+    """A stored key as the caller it makes."""
+    if key.tenant is None:
+        return Operator(key.id)
+    queues = None if key.queues is None else frozenset(key.queues)
+    return Principal(key.tenant, frozenset(key.scopes), queues, key.id)
 
 
 def _bearer_token() -> str:

@@ -103,6 +103,16 @@ def new_task(
     )
 
 
+# Joins a batch's Idempotency-Key and a task's index. A header value is read as Latin-1 (WSGI),
+# so no single-task key holds this character (U+241F): batch keys never meet single keys.
+BATCH_KEY_SEPARATOR = "\u241f"
+
+
+def batch_key(key: str, index: int) -> str:
+    """The idempotency key of task ``index`` of a batch sent with ``key``."""
+    return f"{key}{BATCH_KEY_SEPARATOR}{index}"
+
+
 def _datetime(value: object, field: str) -> datetime | None:
     """An RFC 3339 time, in UTC: Postgres refuses offsets past 15:59 that Python accepts."""
     if value is None:

@@ -13,7 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 import queue_core
 
-from . import dashboard, meta, metrics, views
+from . import dashboard, meta, metrics, request_ids, tracing, views
 from .problems import handle_http, handle_unexpected
 from .settings import ApiSettings, SettingsError
 from .state import EXTENSION_KEY, ApiState
@@ -60,6 +60,8 @@ class TaskrowAPI:
         app.register_blueprint(meta.blueprint)
         app.register_blueprint(dashboard.blueprint)
         metrics.init_app(app, engine, settings.schema)
+        request_ids.init_app(app)
+        tracing.init_app(app)
         if problems_everywhere:
             app.register_error_handler(HTTPException, handle_http)
             app.register_error_handler(Exception, handle_unexpected)

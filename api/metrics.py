@@ -1,4 +1,7 @@
-"""Prometheus metrics of the API at ``/metrics`` (text format, a ``manage``-scope key).
+"""Prometheus metrics of the API at ``/metrics`` (text format), for an operator key only.
+
+Every figure here spans all tenants, so a tenant's key (whatever its scopes) is answered 403:
+only an operator key (``taskrow keys create --admin``) may scrape it.
 
 - ``taskrow_queue_tasks{queue,state}`` and ``taskrow_queue_oldest_due_age_seconds{queue}``:
   read from the database at each scrape (every tenant: the figures are the operator's).
@@ -33,7 +36,7 @@ from sqlalchemy.engine import Engine
 import queue_core
 from queue_core import Task
 
-from .auth import require
+from .auth import require_operator
 from .problems import Problem, handle_core, handle_problem, handle_unexpected
 
 logger = logging.getLogger(__name__)
@@ -114,7 +117,7 @@ def record_enqueued(tasks: list[Task]) -> None:
 
 @blueprint.get("/metrics")
 def metrics() -> Response:
-    require("manage")
+    require_operator()
     registry: CollectorRegistry = current_app.extensions[REGISTRY_KEY]
     return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
 

@@ -22,6 +22,8 @@ from werkzeug.exceptions import HTTPException
 
 import queue_core
 
+from . import request_ids
+
 logger = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
@@ -58,6 +60,9 @@ def problem_response(problem: Problem) -> Response:
         "instance": request.path,
         **problem.members,
     }
+    request_id = request_ids.current()
+    if request_id is not None:
+        body["request_id"] = request_id
     response = Response(json.dumps(body), status=problem.status, mimetype=PROBLEM_JSON)
     response.headers.update(problem.headers)
     response.headers["Cache-Control"] = "no-store"

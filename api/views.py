@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 import queue_core
 from queue_core import Task, TaskState
 
-from . import bodies, metrics, records
+from . import bodies, limits, metrics, records
 from .auth import Principal, require, require_queue, revoked
 from .problems import Problem, handle_core, handle_problem, handle_unexpected
 from .state import autocommit, state, transaction
@@ -66,7 +66,7 @@ def _batch_body() -> list[queue_core.NewTask]:
     if len(items) > state().settings.max_batch:
         raise bodies.invalid("tasks", f"holds at most {state().settings.max_batch} tasks")
     return [
-        bodies.new_task(item, f"tasks[{i}]", None if key is None else f"{key}:{i}")
+        bodies.new_task(item, f"tasks[{i}]", None if key is None else bodies.batch_key(key, i))
         for i, item in enumerate(items)
     ]
 
@@ -157,7 +157,8 @@ def _enqueue(parse: Callable[[], list[queue_core.NewTask]], *, single: bool = Fa
         news = parse()
     except Exception as exc:  # noqa: BLE001 - raised again below, after authentication
         news, error = [], exc
-    with autocommit() if single else transaction() as conn:
+    limited = state().settings.queue_depth_limit is not None  # a tenant's lock needs a BEGIN
+    with autocommit() if single and not limited else transaction() as conn:
         # A key verified lately is not looked up again: the INSERT checks it is still live.
         principal = require("enqueue", conn, remembered=True)
         if error is not None:
@@ -165,8 +166,8 @@ def _enqueue(parse: Callable[[], list[queue_core.NewTask]], *, single: bool = Fa
             raise error
         for new in news:
             require_queue(principal, new.queue)
-        for queue in sorted({n.queue for n in news if isinstance(n.queue, str)}):
-            _check_depth(conn, queue)
+        if limited:
+            limits.reserve(conn, principal.tenant, news)
         try:
             tasks = queue_core.enqueue_many(
                 conn, news, tenant=principal.tenant, schema=_schema(), key_id=principal.key_id
@@ -177,19 +178,6 @@ def _enqueue(parse: Callable[[], list[queue_core.NewTask]], *, single: bool = Fa
         logger.info("api.enqueued task_id=%s queue=%s task=%s", task.id, task.queue, task.task)
     metrics.record_enqueued(tasks)
     return tasks
-
-
-def _check_depth(conn: Connection, queue: str) -> None:
-    settings = state().settings
-    limit = settings.queue_depth_limit
-    if limit is None:
-        return
-    if queue_core.queue_depth(conn, queue, cap=limit, schema=settings.schema) >= limit:
-        raise Problem(
-            429,
-            f"queue {queue!r} holds {limit} or more waiting tasks; retry later",
-            headers={"Retry-After": str(settings.busy_retry_after)},
-        )
 
 
 def _load(principal: Principal, task_id: str) -> Task:
@@ -246,6 +234,8 @@ def _idempotency_key() -> str | None:
         return None
     if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY:
         raise bodies.invalid("Idempotency-Key", f"must be 1 to {MAX_IDEMPOTENCY_KEY} characters")
+    if bodies.BATCH_KEY_SEPARATOR in key:  # never over HTTP (Latin-1), but from a WSGI caller
+        raise bodies.invalid("Idempotency-Key", "must not contain U+241F")
     return key
 
 

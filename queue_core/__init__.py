@@ -26,10 +26,19 @@ from .errors import (
     InvalidTransition,
     KeyRevoked,
     LeaseLost,
+    QueueFull,
     TaskNotFound,
     TaskrowError,
 )
-from .keys import ApiKey, CreatedKey, authenticate, create_key, list_keys, revoke_key
+from .keys import (
+    ApiKey,
+    CreatedKey,
+    authenticate,
+    create_key,
+    create_operator_key,
+    list_keys,
+    revoke_key,
+)
 from .leases import (
     DEFAULT_LEASE_SECONDS,
     adopt,
@@ -43,7 +52,14 @@ from .leases import (
     record_and_claim,
     release,
 )
-from .limits import queue_depth
+from .limits import (
+    TenantLimit,
+    clear_tenant_limit,
+    list_tenant_limits,
+    queue_depth,
+    reserve_depth,
+    set_tenant_limit,
+)
 from .models import (
     FINISHED_STATES,
     Claimed,
@@ -83,6 +99,7 @@ __all__ = [
     "LeaseToken",
     "Listener",
     "NewTask",
+    "QueueFull",
     "QueueStats",
     "Round",
     "Task",
@@ -90,14 +107,17 @@ __all__ = [
     "TaskNotFound",
     "TaskState",
     "TaskrowError",
+    "TenantLimit",
     "adopt",
     "authenticate",
     "cancel",
     "claim",
+    "clear_tenant_limit",
     "complete",
     "complete_many",
     "create_engine",
     "create_key",
+    "create_operator_key",
     "database_now",
     "engine_url",
     "enqueue",
@@ -109,6 +129,7 @@ __all__ = [
     "heartbeat",
     "list_keys",
     "list_tasks",
+    "list_tenant_limits",
     "metadata",
     "notify_channel",
     "progress",
@@ -117,10 +138,12 @@ __all__ = [
     "queue_depth",
     "record_and_claim",
     "release",
+    "reserve_depth",
     "retry",
     "retry_queue",
     "revoke_key",
     "schema_name",
+    "set_tenant_limit",
     "stats",
     "translate_errors",
 ]

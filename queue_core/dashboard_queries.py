@@ -1,4 +1,5 @@
-"""Reads the web dashboard needs beyond the public door: recent throughput, a key by its id.
+"""Reads the web dashboard needs beyond the public door: recent throughput, a key by its id,
+and (for an operator) every tenant's counts.
 
 Imported as ``from queue_core import dashboard_queries``; nothing here is exported from
 ``queue_core`` itself. Errors are those of every queue_core read: :class:`DatabaseError`
@@ -49,17 +50,41 @@ FROM {s}.api_keys WHERE id = :id AND revoked_at IS NULL
 """
 
 
+# Every tenant's tasks per queue and state: the operator's all-tenants page.
+_TENANT_COUNTS = """
+SELECT tenant, queue, state, count(*) AS n,
+       extract(epoch FROM now() - min(run_at) FILTER (WHERE state = 'queued' AND run_at <= now()))
+           AS oldest_due_age
+FROM {s}.tasks
+GROUP BY tenant, queue, state
+ORDER BY tenant, queue, state
+"""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TenantQueue:
+    """One tenant's queue: tasks per state, and the age in seconds of its oldest due task."""
+
+    tenant: str
+    queue: str
+    counts: dict[TaskState, int]
+    oldest_due_age: float | None
+
+
 @dataclasses.dataclass(frozen=True)
 class _Statements:
     throughput: TextClause
     live_key: TextClause
+    tenant_counts: TextClause
 
 
 @functools.cache
 def _statements(schema: str) -> _Statements:
     s = '"' + schema_name(schema) + '"'
     return _Statements(
-        throughput=text(_THROUGHPUT.format(s=s)), live_key=text(_LIVE_KEY_BY_ID.format(s=s))
+        throughput=text(_THROUGHPUT.format(s=s)),
+        live_key=text(_LIVE_KEY_BY_ID.format(s=s)),
+        tenant_counts=text(_TENANT_COUNTS.format(s=s)),
     )
 
 
@@ -74,6 +99,20 @@ def throughput(
         entry.last_minute[TaskState(row.state)] = int(row.last_minute)
         entry.last_hour[TaskState(row.state)] = int(row.last_hour)
     return list(by_queue.values())
+
+
+def tenant_counts(executor: Executor, *, schema: str = DEFAULT_SCHEMA) -> list[TenantQueue]:
+    """Every tenant's queues (by tenant, then queue) with their counts: for operators only."""
+    found: dict[tuple[str, str], TenantQueue] = {}
+    for row in run(executor, _statements(schema).tenant_counts, {}):
+        entry = found.get((row.tenant, row.queue))
+        if entry is None:
+            entry = TenantQueue(row.tenant, row.queue, dict.fromkeys(TaskState, 0), None)
+        entry.counts[TaskState(row.state)] = int(row.n)
+        if row.oldest_due_age is not None:
+            entry = dataclasses.replace(entry, oldest_due_age=float(row.oldest_due_age))
+        found[(row.tenant, row.queue)] = entry
+    return list(found.values())
 
 
 def live_key(executor: Executor, key_id: str, *, schema: str = DEFAULT_SCHEMA) -> ApiKey | None:

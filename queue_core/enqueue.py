@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from . import statements, validation
+from . import statements, tracing, validation
 from .db import Executor, run, run_direct
 from .errors import (
     DatabaseError,
@@ -61,6 +61,7 @@ class _Row(NamedTuple):
     timeout_seconds: int | None
     idempotency_key: str | None
     fingerprint: str | None
+    traceparent: str | None = None
 
 
 def enqueue(
@@ -114,6 +115,24 @@ def enqueue_many(
     the same statement; else :class:`KeyRevoked` is raised.
     """
     rows = _validate_batch(tasks, tenant)
+    with tracing.producer(sorted({row.queue for row in rows}), len(rows)) as span:
+        rows = _traced(rows, tracing.traceparent(span))
+        found = _enqueue_rows(executor, rows, tenant, schema, key_id)
+        if span is not None and len(found) == 1:
+            span.set_attribute("messaging.message.id", str(found[0].id))
+        return found
+
+
+def _traced(rows: list[_Row], traceparent: str | None) -> list[_Row]:
+    """The rows carrying the enqueue's trace context, if any (OpenTelemetry, opt-in)."""
+    if traceparent is None:
+        return rows
+    return [row._replace(traceparent=traceparent) for row in rows]
+
+
+def _enqueue_rows(
+    executor: Executor, rows: list[_Row], tenant: str, schema: str, key_id: str | None
+) -> list[Task]:
     stmts = statements.for_schema(schema)
     params = _bind(rows, tenant, schema)
     if key_id is not None:
@@ -193,15 +212,16 @@ def _validate_fields(new: NewTask, field: Callable[[str], str]) -> _Row:
     )
     if row.idempotency_key is None:
         return row
-    return row._replace(fingerprint=_fingerprint(row))
+    return row._replace(fingerprint=_fingerprint(row, validation.canonical_json(new.args)))
 
 
-def _fingerprint(row: _Row) -> str:
-    """Hash of the content as given (a delay, not the run_at it yields), for idempotent replays."""
+def _fingerprint(row: _Row, args: str) -> str:
+    """Hash of the content as given (a delay, not the run_at it yields), for idempotent replays.
+    ``args`` is their canonical text: objects' keys sorted, so key order is no content."""
     source = validation.fingerprint_source(
         {
             "task": row.task,
-            "args": row.args,
+            "args": args,
             "queue": row.queue,
             "priority": row.priority,
             "run_at": None if row.run_at is None else row.run_at.isoformat(),
@@ -211,6 +231,12 @@ def _fingerprint(row: _Row) -> str:
         }
     )
     return hashlib.sha256(source.encode()).hexdigest()
+
+
+def _legacy_match(existing: Task, row: _Row) -> bool:
+    """Whether ``existing`` was fingerprinted by an earlier release, which hashed the args in
+    the order they were given: a replay across an upgrade still finds its task."""
+    return existing.fingerprint == _fingerprint(row, row.args)
 
 
 def _check_duplicate_keys(rows: list[_Row]) -> None:
@@ -247,6 +273,8 @@ def _row_json(row: _Row) -> str:
     if row.idempotency_key is not None:
         text += f',"idempotency_key":{json.dumps(row.idempotency_key)}'
         text += f',"fingerprint":"{row.fingerprint}"'
+    if row.traceparent is not None:  # built by queue_core.tracing: hex digits and dashes
+        text += f',"traceparent":"{row.traceparent}"'
     return text + "}"
 
 
@@ -270,7 +298,7 @@ def _existing(
                 f"the task holding idempotency key {key!r} was deleted while this enqueue ran;"
                 " retry"
             )
-        if existing.fingerprint != row.fingerprint:
+        if existing.fingerprint != row.fingerprint and not _legacy_match(existing, row):
             raise IdempotencyConflict(key, str(existing.id))
         result[row.id] = existing
     return result

@@ -11,6 +11,7 @@
     │                             cancelled, or finished); nothing was written
     ├── KeyRevoked                an enqueue made under an API key that is no longer live;
     │                             nothing was written
+    ├── QueueFull                 a tenant's queue holds its depth limit; nothing was written
     └── DatabaseError             the database refused or failed a statement
         └── DatabaseUnavailable   database unreachable, or a commit's outcome unknown
 
@@ -77,6 +78,15 @@ class KeyRevoked(TaskrowError):
     def __init__(self, key_id: str) -> None:
         super().__init__(f"API key {key_id} is revoked")
         self.key_id = key_id
+
+
+class QueueFull(TaskrowError):
+    """Enqueueing would take the tenant's queued tasks in ``queue`` past ``limit``."""
+
+    def __init__(self, queue: str, limit: int) -> None:
+        super().__init__(f"queue {queue!r} holds its limit of {limit} waiting tasks")
+        self.queue = queue
+        self.limit = limit
 
 
 class DatabaseError(TaskrowError):

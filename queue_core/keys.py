@@ -30,6 +30,8 @@ from .errors import InvalidTaskError
 from .schema import DEFAULT_SCHEMA, schema_name
 
 SCOPES = ("enqueue", "read", "manage")
+# The operator's scope: held alone, by a key of no tenant (cross-tenant surfaces: /metrics).
+ADMIN_SCOPE = "admin"
 KEY_PREFIX = "trk"
 _TOKEN_PATTERN = re.compile(r"trk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})")
 # Compared against when the key id is unknown, so both paths hash and compare once.
@@ -38,10 +40,11 @@ _DUMMY_DIGEST = hashlib.sha256(b"no such key").hexdigest()
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class ApiKey:
-    """One key as stored, without its secret. ``queues`` None means every queue."""
+    """One key as stored, without its secret. ``queues`` None means every queue. ``tenant``
+    None: an operator key (its only scope is ``admin``)."""
 
     id: str
-    tenant: str
+    tenant: str | None
     name: str | None
     scopes: tuple[str, ...]
     queues: tuple[str, ...] | None
@@ -59,6 +62,10 @@ class ApiKey:
             created_at=row.created_at,
             revoked_at=row.revoked_at,
         )
+
+    @property
+    def operator(self) -> bool:
+        return self.tenant is None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -124,19 +131,46 @@ def create_key(
     name: str | None = None,
     schema: str = DEFAULT_SCHEMA,
 ) -> CreatedKey:
-    """Store a new key in the caller's transaction; the returned token exists once it commits."""
+    """Store a new key in the caller's transaction; the returned token exists once it commits.
+    A tenant's key: its scopes are among ``SCOPES`` (see :func:`create_operator_key`)."""
+    return _insert(
+        executor,
+        validation.queue_name(tenant, "tenant"),
+        _scopes(scopes),
+        None if queues is None else _queues(queues),
+        name,
+        schema,
+    )
+
+
+def _insert(
+    executor: Executor,
+    tenant: str | None,
+    scopes: list[str],
+    queues: list[str] | None,
+    name: str | None,
+    schema: str,
+) -> CreatedKey:
     key_id = secrets.token_hex(8)
     secret = secrets.token_urlsafe(32)
     params = {
         "id": key_id,
-        "tenant": validation.queue_name(tenant, "tenant"),
+        "tenant": tenant,
         "name": None if name is None else validation.text(name, "name", max_length=200),
         "secret_hash": _digest(secret),
-        "scopes": _scopes(scopes),
-        "queues": None if queues is None else _queues(queues),
+        "scopes": scopes,
+        "queues": queues,
     }
     row = run(executor, _statements(schema).create, params).one()
     return CreatedKey(ApiKey.from_row(row), f"{KEY_PREFIX}_{key_id}_{secret}")
+
+
+def create_operator_key(
+    executor: Executor, *, name: str | None = None, schema: str = DEFAULT_SCHEMA
+) -> CreatedKey:
+    """Store a new operator key: no tenant, the ``admin`` scope alone. It may read the
+    cross-tenant surfaces (``/metrics``) and nothing of any tenant's own routes."""
+    return _insert(executor, None, [ADMIN_SCOPE], None, name, schema)
 
 
 def authenticate(executor: Executor, token: str, *, schema: str = DEFAULT_SCHEMA) -> ApiKey | None:
@@ -160,7 +194,7 @@ def list_keys(
     include_revoked: bool = False,
     schema: str = DEFAULT_SCHEMA,
 ) -> list[ApiKey]:
-    """Keys oldest first, of one tenant or (None) of all."""
+    """Keys oldest first, of one tenant or (None) of all (operator keys included)."""
     params = {"tenant": tenant, "include_revoked": include_revoked}
     return [ApiKey.from_row(r) for r in run(executor, _statements(schema).list, params)]
 

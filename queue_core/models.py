@@ -110,6 +110,8 @@ class Claimed(NamedTuple):
     max_attempts: int
     timeout_seconds: int | None
     lease_expires_at: datetime
+    #: W3C trace context of the enqueue (OpenTelemetry, opt-in), for the worker to continue.
+    traceparent: str | None = None
 
     @property
     def lease(self) -> Lease:

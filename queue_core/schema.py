@@ -42,6 +42,11 @@ metadata = MetaData(
 )
 
 FINISHED_STATES_SQL = "state IN ('succeeded', 'dead', 'cancelled')"
+# An operator key holds the admin scope alone, no tenant and no queue list; no other key does.
+OPERATOR_KEY_SQL = (
+    "(tenant IS NULL) = (scopes = ARRAY['admin']::text[])"
+    " AND (tenant IS NOT NULL OR queues IS NULL)"
+)
 
 tasks = Table(
     "tasks",
@@ -70,6 +75,8 @@ tasks = Table(
     Column("error_traceback", Text),
     Column("idempotency_key", Text),
     Column("fingerprint", Text),
+    # W3C traceparent of the enqueue's span (OpenTelemetry, opt-in); NULL without it.
+    Column("traceparent", Text),
     Column("created_at", TIMESTAMP(timezone=True), nullable=False, server_default=func.now()),
     Column("started_at", TIMESTAMP(timezone=True)),
     Column("finished_at", TIMESTAMP(timezone=True)),
@@ -108,6 +115,13 @@ Index(
 )
 # Retention deletes the oldest finished rows first.
 Index("tasks_finished_idx", tasks.c.finished_at, postgresql_where=text(FINISHED_STATES_SQL))
+# A tenant's queued tasks per queue: the per-tenant depth limit counts them (queue_core.limits).
+Index(
+    "tasks_tenant_depth_idx",
+    tasks.c.tenant,
+    tasks.c.queue,
+    postgresql_where=text("state = 'queued'"),
+)
 # Listing a tenant's tasks newest first, with keyset pagination on (created_at, id).
 Index("tasks_listing_idx", tasks.c.tenant, tasks.c.created_at, tasks.c.id)
 
@@ -130,7 +144,8 @@ api_keys = Table(
     metadata,
     # The public part of the key (shown by `taskrow keys list`, used to revoke it).
     Column("id", Text, primary_key=True),
-    Column("tenant", Text, nullable=False),
+    # NULL: an operator key (scope ``admin`` alone), which belongs to no tenant.
+    Column("tenant", Text),
     Column("name", Text),
     Column("secret_hash", Text, nullable=False),
     Column("scopes", ARRAY(Text), nullable=False),
@@ -138,5 +153,19 @@ api_keys = Table(
     Column("queues", ARRAY(Text)),
     Column("created_at", TIMESTAMP(timezone=True), nullable=False, server_default=func.now()),
     Column("revoked_at", TIMESTAMP(timezone=True)),
-    CheckConstraint("scopes <@ ARRAY['enqueue', 'read', 'manage']::text[]", name="scopes"),
+    CheckConstraint(
+        "scopes <@ ARRAY['enqueue', 'read', 'manage', 'admin']::text[]", name="scopes"
+    ),
+    CheckConstraint(OPERATOR_KEY_SQL, name="operator"),
+)
+
+# Per-tenant limits set by an operator (`taskrow limits set`); a tenant without a row has the
+# API's defaults. ``queue_depth_limit`` NULL: no depth limit for this tenant.
+tenant_limits = Table(
+    "tenant_limits",
+    metadata,
+    Column("tenant", Text, primary_key=True),
+    Column("queue_depth_limit", Integer),
+    Column("updated_at", TIMESTAMP(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("queue_depth_limit >= 0", name="queue_depth_limit"),
 )

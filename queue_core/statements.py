@@ -34,14 +34,14 @@ _DURABLE_AND_NOTIFY = """
 # finds it and compares content.
 _ENQUEUE = """
 INSERT INTO {s}.tasks AS t (id, tenant, queue, task, args, priority, run_at, max_attempts,
-                            timeout_seconds, idempotency_key, fingerprint)
+                            timeout_seconds, idempotency_key, fingerprint, traceparent)
 SELECT v.id, :tenant, v.queue, v.task, v.args, v.priority,
        coalesce(v.run_at, now() + make_interval(secs => coalesce(v.delay, 0))),
-       v.max_attempts, v.timeout_seconds, v.idempotency_key, v.fingerprint
+       v.max_attempts, v.timeout_seconds, v.idempotency_key, v.fingerprint, v.traceparent
 FROM json_to_recordset(CAST(:rows AS json))
      AS v(id uuid, queue text, task text, args jsonb, priority smallint, run_at timestamptz,
           delay double precision, max_attempts integer, timeout_seconds integer,
-          idempotency_key text, fingerprint text)
+          idempotency_key text, fingerprint text, traceparent text)
 CROSS JOIN ({durable}) AS side_effects
 ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 RETURNING t.*
@@ -210,7 +210,7 @@ SELECT CASE WHEN coalesce(c.n, 1) = 1 THEN (SELECT array_agg(id) FROM done) END 
        CASE WHEN coalesce(c.n, 1) = 1 THEN (SELECT array_agg(id) FROM bad) END AS failed_ids,
        CASE WHEN coalesce(c.n, 1) = 1 THEN (SELECT array_agg(state) FROM bad) END AS failed_states,
        c.id, c.lease_token, c.tenant, c.queue, c.task, c.args, c.attempts, c.max_attempts,
-       c.timeout_seconds, c.run_at
+       c.timeout_seconds, c.run_at, c.traceparent
 FROM (SELECT set_config('synchronous_commit', :synchronous_commit, true)) AS m
 LEFT JOIN (
     SELECT *, row_number() OVER (ORDER BY rank, claim_priority DESC, due_at, id) AS n

@@ -145,6 +145,15 @@ def _check_string(value: str, field: str) -> None:
         raise InvalidTaskError(field, "contains a lone surrogate (invalid Unicode)") from exc
 
 
+def canonical_json(value: object) -> str:
+    """A JSON value's text with every object's keys sorted: equal for equal content, whatever
+    the order its keys were given in (a list's order stays: it is content)."""
+    return _CANONICAL.encode(value)
+
+
+_CANONICAL = json.JSONEncoder(allow_nan=False, separators=(",", ":"), sort_keys=True)
+
+
 def fingerprint_source(fields: dict[str, Any]) -> str:
     """Canonical text of an enqueue request, hashed to compare idempotent retries."""
     return json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)

@@ -18,6 +18,7 @@ from .config import Settings
 COMMAND_MODULES = {
     "api": "taskrow.cli_api",
     "keys": "taskrow.cli_api",
+    "limits": "taskrow.cli_api",
     "worker": "taskrow.cli_worker",
     "dev": "taskrow.dev",
     **dict.fromkeys(

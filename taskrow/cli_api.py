@@ -5,6 +5,8 @@ from __future__ import annotations
 import atexit
 import contextlib
 import dataclasses
+import functools
+import logging
 import os
 import shutil
 import tempfile
@@ -78,7 +80,19 @@ def _metrics_across_workers() -> None:
     type=click.IntRange(1, 100_000),
     help="Keep-alive connections a worker holds at most; beyond, the others accept them.",
 )
-def serve(bind: str, workers: int, threads: int, worker_connections: int) -> None:
+@click.option(
+    "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+    help="warning drops the per-request info lines (api.enqueued ...).",
+)
+def serve(
+    bind: str, workers: int, threads: int, worker_connections: int, log_format: str, log_level: str
+) -> None:
     """Serve the HTTP API with gunicorn (gthread workers)."""
     _metrics_across_workers()
     import api
@@ -101,9 +115,40 @@ def serve(bind: str, workers: int, threads: int, worker_connections: int) -> Non
         "timeout": 60,  # above the longest long poll (30 s)
         "graceful_timeout": 10,
         "accesslog": "-",
+        "loglevel": log_level,
+        "logconfig_dict": _logging(log_format, log_level),
         "control_socket_disable": True,  # one shared path per user: several servers would clash
     }
     _Server(options, settings).run()
+
+
+def _logging(fmt: str, level: str) -> dict[str, Any]:
+    """The logging configuration gunicorn applies in its master (its forked workers inherit
+    it): the worker's text or JSON lines on stderr for the app, gunicorn and its access log,
+    each app line during a request ending in its request id."""
+    import api
+    import worker
+
+    worker.configure_logging(fmt, getattr(logging, level.upper()))  # and its cheaper records
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"taskrow": {"()": functools.partial(worker.log_formatter, fmt)}},
+        "filters": {"request_id": {"()": api.RequestIdFilter}},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stderr",
+                "formatter": "taskrow",
+                "filters": ["request_id"],
+            }
+        },
+        "root": {"level": level.upper(), "handlers": ["stderr"]},
+        "loggers": {
+            name: {"level": level.upper(), "handlers": [], "propagate": True}
+            for name in ("gunicorn.error", "gunicorn.access")
+        },
+    }
 
 
 @click.group("keys")
@@ -112,7 +157,15 @@ def keys() -> None:
 
 
 @keys.command("create")
-@click.option("--tenant", default=queue_core.DEFAULT_TENANT, show_default=True)
+@click.option(
+    "--tenant", default=None, help=f"The key's tenant [default: {queue_core.DEFAULT_TENANT}]."
+)
+@click.option(
+    "--admin",
+    is_flag=True,
+    help="An operator key: no tenant, the admin scope alone (for /metrics and the dashboard's "
+    "Tenants page); it sees no tenant's tasks.",
+)
 @click.option(
     "--scope",
     "scopes",
@@ -122,20 +175,34 @@ def keys() -> None:
 )
 @click.option("--queue", "queues", multiple=True, help="Allowed queue; repeat; default: all.")
 @click.option("--name", default=None, help="A label to recognise the key by.")
-def create(tenant: str, scopes: tuple[str, ...], queues: tuple[str, ...], name: str | None) -> None:
+def create(
+    tenant: str | None,
+    admin: bool,
+    scopes: tuple[str, ...],
+    queues: tuple[str, ...],
+    name: str | None,
+) -> None:
     """Create a key and print it once: it cannot be shown again."""
-    with _connection() as conn:
-        created = queue_core.create_key(
-            conn,
-            tenant=tenant,
-            scopes=scopes or ALL_SCOPES,
-            queues=queues or None,
-            name=name,
-            schema=_settings().schema,
+    if admin and (tenant is not None or scopes or queues):
+        raise click.UsageError(
+            "--admin makes an operator key: give no --tenant, --scope or --queue"
         )
+    with _connection() as conn:
+        if admin:
+            created = queue_core.create_operator_key(conn, name=name, schema=_settings().schema)
+        else:
+            created = queue_core.create_key(
+                conn,
+                tenant=tenant or queue_core.DEFAULT_TENANT,
+                scopes=scopes or ALL_SCOPES,
+                queues=queues or None,
+                name=name,
+                schema=_settings().schema,
+            )
     click.echo(created.token)
     click.echo(
-        f"key {created.key.id} tenant={created.key.tenant} scopes={','.join(created.key.scopes)}",
+        f"key {created.key.id} tenant={created.key.tenant or '-'}"
+        f" scopes={','.join(created.key.scopes)}",
         err=True,
     )
 
@@ -153,7 +220,7 @@ def list_(tenant: str | None, include_revoked: bool) -> None:
         queues = ",".join(key.queues) if key.queues is not None else "*"
         revoked = f" revoked={key.revoked_at.isoformat()}" if key.revoked_at else ""
         click.echo(
-            f"{key.id}  tenant={key.tenant}  scopes={','.join(key.scopes)}  queues={queues}"
+            f"{key.id}  tenant={key.tenant or '-'}  scopes={','.join(key.scopes)}  queues={queues}"
             f"  name={key.name or '-'}  created={key.created_at.isoformat()}{revoked}"
         )
 
@@ -165,6 +232,57 @@ def revoke(key_id: str) -> None:
     with _connection() as conn:
         key = queue_core.revoke_key(conn, key_id, schema=_settings().schema)
     click.echo(f"revoked {key.id}")
+
+
+@click.group("limits")
+def limits() -> None:
+    """Per-tenant limits: a tenant's own queue depth limit instead of the API's default
+    (TASKROW_QUEUE_DEPTH_LIMIT; tenants' limits apply only while that default is set)."""
+
+
+@limits.command("set")
+@click.argument("tenant")
+@click.option(
+    "--queue-depth",
+    required=True,
+    help="Queued tasks per queue this tenant may hold (an integer), or 'none' for no limit.",
+)
+def limits_set(tenant: str, queue_depth: str) -> None:
+    """Give TENANT its own queue depth limit."""
+    if queue_depth.strip().lower() == "none":
+        value = None
+    elif queue_depth.strip().isdigit():
+        value = int(queue_depth)
+    else:
+        raise click.BadParameter("an integer, or 'none'", param_hint="--queue-depth")
+    with _connection() as conn:
+        found = queue_core.set_tenant_limit(
+            conn, tenant, queue_depth_limit=value, schema=_settings().schema
+        )
+    click.echo(_limit_line(found))
+
+
+@limits.command("clear")
+@click.argument("tenant")
+def limits_clear(tenant: str) -> None:
+    """Return TENANT to the default limit."""
+    with _connection() as conn:
+        cleared = queue_core.clear_tenant_limit(conn, tenant, schema=_settings().schema)
+    click.echo(f"tenant {tenant}: default limit" + ("" if cleared else " (it had none of its own)"))
+
+
+@limits.command("list")
+def limits_list() -> None:
+    """Tenants with limits of their own."""
+    with _connection() as conn:
+        found = queue_core.list_tenant_limits(conn, schema=_settings().schema)
+    for entry in found:
+        click.echo(_limit_line(entry))
+
+
+def _limit_line(entry: queue_core.TenantLimit) -> str:
+    depth = "none" if entry.queue_depth_limit is None else entry.queue_depth_limit
+    return f"tenant {entry.tenant}: queue_depth={depth}  updated={entry.updated_at.isoformat()}"
 
 
 @contextlib.contextmanager
@@ -190,4 +308,4 @@ def _settings() -> Settings:
     return settings if isinstance(settings, Settings) else Settings.from_env()
 
 
-commands += [serve, keys]
+commands += [serve, keys, limits]

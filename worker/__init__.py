@@ -10,6 +10,7 @@ from .config import WorkerConfig
 from .context import TaskContext
 from .errors import AppError, Cancelled, Fail, RegistryError, Retry, WorkerError
 from .logs import configure as configure_logging
+from .logs import formatter as log_formatter
 from .loop import EXIT_OK, EXIT_RELEASED, Worker
 from .metrics import Metrics
 from .registry import PeriodicSpec, Registry, TaskSpec, load_app, periodic, registry, task
@@ -32,6 +33,7 @@ __all__ = [
     "WorkerError",
     "configure_logging",
     "load_app",
+    "log_formatter",
     "periodic",
     "registry",
     "task",

@@ -92,6 +92,11 @@ class TextFormatter(logging.Formatter):
         return f"{text},{int(record.msecs):03d}"
 
 
+def formatter(fmt: str = "text") -> logging.Formatter:
+    """The formatter of ``text`` or ``json`` lines, for a handler set up elsewhere."""
+    return JsonFormatter() if fmt == "json" else TextFormatter()
+
+
 def configure(fmt: str = "text", level: int = logging.INFO) -> None:
     """Send logs to stderr in ``text`` or ``json`` format (at the CLI edge only).
 
@@ -104,7 +109,7 @@ def configure(fmt: str = "text", level: int = logging.INFO) -> None:
     logging.logProcesses = False
     logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.setFormatter(formatter(fmt))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 
 from queue_core import InvalidTaskError
 
-from . import child
+from . import child, tracing
 from .context import Flags
 from .jobs import Job, OnDone
 from .outcome import Failed, Outcome, escaped, timeout_failure
@@ -164,7 +164,9 @@ class ProcessPool:
                     if current is not None:
                         current.kill()
                     current = self._children[slot] = _Child(self._app)
-                outcome, healthy = self._run(current, job)
+                with tracing.consumer(job) as span:
+                    outcome, healthy = self._run(current, job)
+                    tracing.record(span, outcome)
             except BaseException as exc:  # noqa: BLE001 - the slot's boundary
                 kind = type(exc).__name__
                 logger.error("slot.failed task_id=%s error_type=%s", job.task.id, kind)

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 import queue_core
 from queue_core import DatabaseError, LeaseLost, TaskState
 
+from . import tracing
 from .context import TaskContext
 from .jobs import Job, OnDone
 from .outcome import Failed, Outcome, Recorded, Succeeded, escaped, run_handler, timeout_failure
@@ -49,7 +50,9 @@ class ThreadPool:
         while True:
             job = self._jobs.get()
             try:
-                outcome = self._run(job)
+                with tracing.consumer(job) as span:
+                    outcome = self._run(job)
+                    tracing.record(span, outcome)
             except BaseException as exc:  # noqa: BLE001 - the slot's boundary: nothing strands
                 # A handler raised SystemExit, CancelledError, ...: the attempt fails (charged)
                 # and a fresh thread takes this one's place.

@@ -3,7 +3,8 @@
 Server-rendered (Jinja, autoescaped), with a few lines of inline script for auto-refresh. A
 browser logs in by pasting an API key with the ``manage`` scope; the session cookie it gets
 holds only the key's id and a CSRF token, signed with ``TASKROW_SECRET_KEY`` (see
-:mod:`api.dashboard.session`). Every page shows the logged-in key's tenant alone.
+:mod:`api.dashboard.session`). Every page shows the logged-in key's tenant alone; an operator
+key sees only the Tenants page (every tenant's counts, no task).
 
 Errors are HTML pages, never a traceback::
 
@@ -18,7 +19,7 @@ Errors are HTML pages, never a traceback::
 
 from __future__ import annotations
 
-from . import actions, views
+from . import actions, tenants, views
 from .blueprint import blueprint
 
-__all__ = ["actions", "blueprint", "views"]
+__all__ = ["actions", "blueprint", "tenants", "views"]

@@ -49,10 +49,11 @@ def login() -> Response:
         key = queue_core.authenticate(conn, token, schema=guard.settings().schema)
     if key is None:
         return _refused(401, "This API key is unknown or revoked.")
-    if guard.REQUIRED_SCOPE not in key.scopes:
+    if not guard.may_log_in(key):
         return _refused(403, "This API key lacks the manage scope the dashboard needs.")
-    logger.info("dashboard.login key_id=%s tenant=%s", key.id, key.tenant)
-    response = redirect(_safe_next(request.form.get("next")) or url_for(".queues"))
+    logger.info("dashboard.login key_id=%s tenant=%s", key.id, key.tenant or "-")
+    home = url_for(".tenants") if key.operator else url_for(".queues")
+    response = redirect(_safe_next(request.form.get("next")) or home)
     session.save(response, session.new_session(key.id), guard.settings(), guard.cookie_path())
     return response
 

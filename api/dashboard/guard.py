@@ -1,7 +1,8 @@
 """Who is looking: the live ``manage`` key behind the session cookie, and the CSRF check.
 
 The key is looked up by its id on every request, so a revoked key (or one that lost the
-``manage`` scope) ends its dashboard sessions at once.
+``manage`` scope) ends its dashboard sessions at once. An operator key (no tenant) may see
+only the all-tenants page (:func:`operator`); a tenant's key every page but that one.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ import logging
 
 from flask import g, request, url_for
 
-from queue_core import dashboard_queries
+from queue_core import ApiKey, dashboard_queries
 
-from ..auth import Principal
+from ..auth import Operator, Principal, caller_of
 from ..settings import ApiSettings
 from ..state import state, transaction
 from . import session
@@ -53,17 +54,49 @@ def current_session() -> session.Session | None:
 
 
 def viewer() -> Principal:
-    """The logged-in key as a principal (tenant, queues); else :class:`LoginRequired`."""
+    """The logged-in tenant's key as a principal (tenant, queues); else
+    :class:`LoginRequired`, or a 403 page for an operator key."""
+    caller = caller_of(_live_key())
+    if isinstance(caller, Operator):
+        logger.info("dashboard.forbidden path=%s key_id=%s", request.path, caller.key_id)
+        raise DashboardError(
+            403,
+            "An operator key sees no tenant's tasks",
+            "This key belongs to no tenant: it sees every tenant's counts on the Tenants page. "
+            "A tenant's queues and tasks need a key of that tenant.",
+        )
+    return caller
+
+
+def operator() -> Operator:
+    """The logged-in operator key; else :class:`LoginRequired`, or a 403 page for a tenant's."""
+    caller = caller_of(_live_key())
+    if not isinstance(caller, Operator):
+        logger.info("dashboard.forbidden path=%s key_id=%s", request.path, caller.key_id)
+        raise DashboardError(
+            403,
+            "Operators only",
+            "Every tenant's counts are shown only to an operator key "
+            "(created with `taskrow keys create --admin`).",
+        )
+    return caller
+
+
+def may_log_in(key: ApiKey) -> bool:
+    """A tenant's key with the manage scope, or an operator key."""
+    return key.operator or REQUIRED_SCOPE in key.scopes
+
+
+def _live_key() -> ApiKey:
     current = current_session()
     if current is None or current.key_id is None:
         raise LoginRequired
     with transaction() as conn:
         key = dashboard_queries.live_key(conn, current.key_id, schema=settings().schema)
-    if key is None or REQUIRED_SCOPE not in key.scopes:
+    if key is None or not may_log_in(key):
         logger.info("dashboard.session_ended key_id=%s", current.key_id)
         raise LoginRequired
-    queues = None if key.queues is None else frozenset(key.queues)
-    return Principal(key.tenant, frozenset(key.scopes), queues, key.id)
+    return key
 
 
 def check_csrf() -> session.Session:

@@ -122,8 +122,11 @@ class CheckedSession(requests.Session):
 
 
 @contextlib.contextmanager
-def running_server(db_url: str, folder: Path, **env: str) -> Iterator[CheckedSession]:
-    """``taskrow api`` (gunicorn, 2 gthread workers) on a free port, killed at exit."""
+def running_server(
+    db_url: str, folder: Path, *, args: tuple[str, ...] = (), **env: str
+) -> Iterator[CheckedSession]:
+    """``taskrow api`` (gunicorn, 2 gthread workers) on a free port, killed at exit; ``args``
+    are more options of ``taskrow api``."""
     port = free_port()
     environ = {**os.environ, "TASKROW_DATABASE_URL": db_url, **env}
     log_path = folder / f"gunicorn-{port}.log"
@@ -138,6 +141,7 @@ def running_server(db_url: str, folder: Path, **env: str) -> Iterator[CheckedSes
                 "2",
                 "--threads",
                 "8",
+                *args,
             ],
             env=environ,
             stdout=log,  # the access log too

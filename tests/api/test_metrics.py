@@ -26,7 +26,9 @@ def test_metrics_report_queues_enqueues_and_requests(
     client: FlaskClient, make_key: MakeKey, engine: Engine
 ) -> None:
     manager = make_key(scopes=["enqueue", "read", "manage"])
-    before = client.get("/metrics", headers=bearer(manager))
+    with engine.begin() as conn:
+        operator = queue_core.create_operator_key(conn).token
+    before = client.get("/metrics", headers=bearer(operator))
     assert before.status_code == 200 and before.content_type.startswith("text/plain")
     enqueued_before = _enqueued(before.get_data(as_text=True))
     for _ in range(3):
@@ -39,7 +41,7 @@ def test_metrics_report_queues_enqueues_and_requests(
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE taskrow.tasks SET run_at = now() - interval '42 seconds'"))
         [claimed] = queue_core.claim(conn, ["mail"], 1, worker_id="w")
-    text = client.get("/metrics", headers=bearer(manager)).get_data(as_text=True)
+    text = client.get("/metrics", headers=bearer(operator)).get_data(as_text=True)
     assert _sample(text, "taskrow_queue_tasks", queue="mail", state="queued") == 2
     assert _sample(text, "taskrow_queue_tasks", queue="mail", state="running") == 1
     assert _sample(text, "taskrow_queue_tasks", queue="mail", state="dead") == 0
@@ -56,11 +58,11 @@ def test_metrics_report_queues_enqueues_and_requests(
     assert claimed.queue == "mail"
 
 
-def test_metrics_need_the_manage_scope(client: FlaskClient, make_key: MakeKey) -> None:
+def test_metrics_need_an_operator_key(client: FlaskClient, make_key: MakeKey) -> None:
     assert client.get("/metrics").status_code == 401
-    reader = make_key(scopes=["read"])
-    response = client.get("/metrics", headers=bearer(reader))
-    assert response.status_code == 403 and response.content_type == "application/problem+json"
+    for scopes in (["read"], ["enqueue", "read", "manage"]):
+        response = client.get("/metrics", headers=bearer(make_key(scopes=scopes)))
+        assert response.status_code == 403 and response.content_type == "application/problem+json"
 
 
 def _enqueued(text: str) -> float:
