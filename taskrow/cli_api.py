@@ -159,9 +159,10 @@ def list_(tenant: str | None, include_revoked: bool) -> None:
 
 
 @keys.command("revoke")
-@click.argument("key_id")
+@click.argument("key_id", metavar="KEY_ID_OR_KEY")
 def revoke(key_id: str) -> None:
-    """Revoke a key by its id (the part after ``trk_``); it stops working at once."""
+    """Revoke a key by its id (the 16 hex digits after ``trk_``) or by the whole key; it stops
+    working at once. Only the id is ever printed."""
     with _connection() as conn:
         key = queue_core.revoke_key(conn, key_id, schema=_settings().schema)
     click.echo(f"revoked {key.id}")
