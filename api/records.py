@@ -42,6 +42,7 @@ def status_record(task: Task) -> dict[str, Any]:
         "started_at": _time(task.started_at),
         "finished_at": _time(task.finished_at),
         "error": _error(task),
+        "errors": error_history(task),
         "links": {"self": task_url(task), "result": result_url(task)},
     }
     if task.state is TaskState.SUCCEEDED:
@@ -96,6 +97,15 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         return at, uuid.UUID(task_id)
     except (ValueError, TypeError, UnicodeError, binascii.Error) as exc:
         raise invalid("cursor", "is not a cursor this API handed out") from exc
+
+
+def error_history(task: Task) -> list[dict[str, Any]]:
+    """One entry per recent attempt that ended without succeeding, oldest first (no traceback:
+    the dashboard shows those)."""
+    return [
+        {key: entry.get(key) for key in ("attempt", "type", "message", "at")}
+        for entry in task.errors
+    ]
 
 
 def _error(task: Task) -> dict[str, str | None] | None:

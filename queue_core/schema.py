@@ -68,6 +68,9 @@ tasks = Table(
     Column("error_type", Text),
     Column("error_message", Text),
     Column("error_traceback", Text),
+    # The errors of the latest failed attempts, oldest first (bounded: queue_core.ERROR_HISTORY),
+    # each {"attempt", "type", "message", "at"}; NULL until an attempt fails.
+    Column("errors", JSONB),
     Column("idempotency_key", Text),
     Column("fingerprint", Text),
     Column("created_at", TIMESTAMP(timezone=True), nullable=False, server_default=func.now()),
@@ -139,4 +142,18 @@ api_keys = Table(
     Column("created_at", TIMESTAMP(timezone=True), nullable=False, server_default=func.now()),
     Column("revoked_at", TIMESTAMP(timezone=True)),
     CheckConstraint("scopes <@ ARRAY['enqueue', 'read', 'manage']::text[]", name="scopes"),
+)
+
+
+# What each running worker announces: the queues it consumes and the tasks it has handlers for.
+# Refreshed while it runs (``seen_at``), deleted when it stops; read to flag a queue that
+# holds tasks no live worker consumes.
+workers = Table(
+    "workers",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("queues", ARRAY(Text), nullable=False),
+    Column("tasks", ARRAY(Text), nullable=False),
+    Column("started_at", TIMESTAMP(timezone=True), nullable=False, server_default=func.now()),
+    Column("seen_at", TIMESTAMP(timezone=True), nullable=False, server_default=func.now()),
 )

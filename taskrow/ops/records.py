@@ -39,6 +39,10 @@ def task_record(task: Task) -> dict[str, Any]:
         "started_at": timestamp(task.started_at),
         "finished_at": timestamp(task.finished_at),
         "error": error_record(task),
+        "errors": [
+            {key: entry.get(key) for key in ("attempt", "type", "message", "at")}
+            for entry in task.errors
+        ],
         "result": task.result if task.state is TaskState.SUCCEEDED else None,
         "args": task.args,
         "priority": task.priority,

@@ -127,10 +127,23 @@ def task_details(task: Task) -> str:
         fields.append(("error", one_line(f"{task.error_type}: {task.error_message}"), "red"))
     if task.state is TaskState.SUCCEEDED:
         fields.append(("result", short(task.result), None))
+    fields += error_history_fields(task)
     width = max(len(label) for label, _, _ in fields)
     return "\n".join(
         f"{label.ljust(width)}  {paint(value, colour)}" for label, value, colour in fields
     )
+
+
+def error_history_fields(task: Task) -> list[tuple[str, str, str | None]]:
+    """One line per recent attempt that ended without succeeding, oldest first."""
+    return [
+        (
+            "errors" if index == 0 else "",
+            one_line(f"attempt {e.get('attempt')}: {e.get('type')}: {e.get('message')}"[:200]),
+            "red",
+        )
+        for index, e in enumerate(task.errors)
+    ]
 
 
 def _state_text(task: Task) -> str:
