@@ -26,6 +26,7 @@ from .errors import (
     InvalidTransition,
     KeyRevoked,
     LeaseLost,
+    SchemaNotMigrated,
     TaskNotFound,
     TaskrowError,
 )
@@ -84,6 +85,7 @@ __all__ = [
     "NewTask",
     "QueueStats",
     "Round",
+    "SchemaNotMigrated",
     "Task",
     "TaskId",
     "TaskNotFound",

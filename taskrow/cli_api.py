@@ -16,6 +16,7 @@ from gunicorn.app.base import BaseApplication
 from sqlalchemy.engine import Connection
 
 import queue_core
+from queue_core import migrations
 
 from .config import Settings
 
@@ -89,6 +90,7 @@ def serve(bind: str, workers: int, threads: int, worker_connections: int) -> Non
         raise click.ClickException(str(exc)) from exc
     if settings.database_url is None:
         raise click.UsageError("no database: set TASKROW_DATABASE_URL (or DATABASE_URL)")
+    _check_schema(settings.database_url, settings.schema)
     # Long polls may hold at most half the threads, so enqueues always find one free.
     waiting = min(settings.max_waiting_requests, threads // 2)
     settings = dataclasses.replace(settings, max_waiting_requests=waiting)
@@ -104,6 +106,20 @@ def serve(bind: str, workers: int, threads: int, worker_connections: int) -> Non
         "control_socket_disable": True,  # one shared path per user: several servers would clash
     }
     _Server(options, settings).run()
+
+
+def _check_schema(url: str, schema: str) -> None:
+    """Refuse to serve a database that was never migrated or is behind (exit 1); one that does
+    not answer yet is served anyway (requests get 503 until it does, /readyz tells)."""
+    engine = queue_core.create_engine(url, pool_size=1)
+    try:
+        migrations.require_current(engine, schema=schema)
+    except queue_core.SchemaNotMigrated as exc:
+        raise click.ClickException(str(exc)) from exc
+    except queue_core.DatabaseError as exc:
+        click.echo(f"warning: cannot check the database's schema yet: {exc}", err=True)
+    finally:
+        engine.dispose()
 
 
 @click.group("keys")

@@ -15,8 +15,10 @@ import sys
 from types import FrameType
 
 import click
+from sqlalchemy.engine import Engine
 
 import queue_core
+from queue_core import migrations
 from worker import (
     AppError,
     Metrics,
@@ -28,6 +30,8 @@ from worker import (
 )
 
 from .config import Settings
+
+logger = logging.getLogger(__name__)
 
 
 def _queues(value: str | None, registry: Registry) -> tuple[str, ...]:
@@ -53,6 +57,19 @@ def _serve_metrics(port: int) -> None:
         Metrics().serve(port)
     except OSError as exc:
         raise click.ClickException(f"cannot serve metrics on port {port}: {exc}") from exc
+
+
+def _check_schema(engine: Engine, schema: str) -> None:
+    """Refuse to start on a database that was never migrated or is behind (exit 1). One that
+    does not answer yet is waited for by the loop, as during any outage."""
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its context's chatter at start
+    try:
+        migrations.require_current(engine, schema=schema)
+    except queue_core.SchemaNotMigrated as exc:
+        engine.dispose()
+        raise click.ClickException(str(exc)) from exc
+    except queue_core.DatabaseError as exc:
+        logger.warning("worker.schema_unchecked error=%s", exc)
 
 
 def _load(app: str) -> Registry:
@@ -144,6 +161,7 @@ def worker(
     engine = queue_core.create_engine(
         settings.database_url, pool_size=concurrency + 2, max_overflow=concurrency, pre_ping=False
     )
+    _check_schema(engine, settings.schema)
     if metrics_port is not None:
         _serve_metrics(metrics_port)
     runner = Worker(registry, engine, config, database_url=settings.database_url, app=app)

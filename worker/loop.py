@@ -234,6 +234,9 @@ class Worker:
         self._db_delay = min(max(self._db_delay * 2, 0.1), MAX_BACKOFF)
         delay = self._db_delay * _jitter(0.5, 1.0)
         self._db_retry_at = time.monotonic() + delay
+        if isinstance(exc, queue_core.SchemaNotMigrated):  # a setup mistake: say what to do
+            logger.error("database.schema_not_migrated error=%s retry_in=%.2f", exc, delay)
+            return
         logger.warning(
             "database.unavailable error=%s retry_in=%.2f in_flight=%d pending=%d",
             exc,
