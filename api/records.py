@@ -60,11 +60,15 @@ def result_record(task: Task) -> dict[str, Any]:
     }
 
 
-def queue_record(stats: queue_core.QueueStats) -> dict[str, Any]:
+def queue_record(stats: queue_core.QueueStats, workers: int = 0) -> dict[str, Any]:
+    """``workers``: live workers consuming the queue; ``unserved``: it holds queued tasks that
+    no live worker consumes (they wait until one starts)."""
     return {
         "queue": stats.queue,
         "counts": {state.value: stats.counts.get(state, 0) for state in TaskState},
         "oldest_due_age_seconds": stats.oldest_due_age,
+        "workers": workers,
+        "unserved": workers == 0 and stats.counts.get(TaskState.QUEUED, 0) > 0,
     }
 
 

@@ -59,13 +59,22 @@ from .models import (
 )
 from .notify import Listener
 from .schema import DEFAULT_SCHEMA, metadata, notify_channel, schema_name
+from .workers import (
+    ANNOUNCE_INTERVAL,
+    LIVE_SECONDS,
+    announce_worker,
+    queue_consumers,
+    retire_worker,
+)
 
 __all__ = [
+    "ANNOUNCE_INTERVAL",
     "DEFAULT_LEASE_SECONDS",
     "DEFAULT_QUEUE",
     "DEFAULT_SCHEMA",
     "DEFAULT_TENANT",
     "FINISHED_STATES",
+    "LIVE_SECONDS",
     "ApiKey",
     "Claimed",
     "CreatedKey",
@@ -91,6 +100,7 @@ __all__ = [
     "TaskNotFound",
     "TaskState",
     "TaskrowError",
+    "announce_worker",
     "authenticate",
     "cancel",
     "claim",
@@ -114,9 +124,11 @@ __all__ = [
     "progress",
     "prune",
     "prune_all",
+    "queue_consumers",
     "queue_depth",
     "record_and_claim",
     "release",
+    "retire_worker",
     "retry",
     "retry_queue",
     "revoke_key",

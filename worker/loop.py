@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 import queue_core
 from queue_core import Claimed, DatabaseError, Lease
 
+from .announce import Announcer, warn_unconsumed_schedules
 from .config import WorkerConfig
 from .jobs import Job, Pool
 from .logs import task_event
@@ -76,6 +77,7 @@ class Worker:
         self._db_delay = 0.0
         self._grace_deadline = float("inf")
         self._scheduler = Scheduler(registry, schema=config.schema, clock=clock)
+        self._announcer = Announcer(registry, config)
         self._pool: Pool | None = None
         self._stop_logged = False
 
@@ -124,6 +126,7 @@ class Worker:
             self._write(claim=self._should_claim(now))
             if now >= self._next_heartbeat:
                 self._heartbeat()
+            self._announcer.tick(self.engine)
             if self._scheduler.active and not self.config.burst and now >= self._next_tick:
                 self._next_tick = now + min(self._scheduler.tick(self.engine), MAX_WAIT)
         except DatabaseError as exc:
@@ -271,6 +274,7 @@ class Worker:
             self.config.pool,
             "durable" if self.config.durable else "async",
         )
+        warn_unconsumed_schedules(self.registry, self.config)
 
     def _notified(self) -> None:
         """Called from the listener thread: one of our queues got work (or it reconnected)."""
@@ -325,6 +329,7 @@ class Worker:
             except DatabaseError as exc:
                 logger.warning("worker.shutdown_write_failed attempt=%d error=%s", attempt + 1, exc)
                 time.sleep(0.5 * (attempt + 1))
+        self._announcer.retire(self.engine)
         self._close()
         logger.info(
             "worker.stopped worker_id=%s released=%d", self.config.worker_id, len(unfinished)
