@@ -266,6 +266,7 @@ class Worker:
                 on_notify=self._notified,
                 stopped=lambda: self._stopping,
             )
+        warn_unconsumed_schedules(self.registry, self.config)  # logged before worker.started
         logger.info(
             "worker.started worker_id=%s queues=%s concurrency=%d pool=%s commit=%s",
             self.config.worker_id,
@@ -274,7 +275,6 @@ class Worker:
             self.config.pool,
             "durable" if self.config.durable else "async",
         )
-        warn_unconsumed_schedules(self.registry, self.config)
 
     def _notified(self) -> None:
         """Called from the listener thread: one of our queues got work (or it reconnected)."""

@@ -39,8 +39,8 @@ BEGIN
     IF NEW.state = 'running' OR (NEW.worker_id IS NULL AND OLD.worker_id IS NOT NULL) THEN
         entry := jsonb_build_object(
             'attempt', OLD.attempts, 'type', 'LeaseExpired',
-            'message', 'the lease expired before the attempt ended '
-                       '(the worker stopped, was killed or hung)',
+            'message', 'the lease expired before the attempt ended (the worker stopped, '
+                       'was killed or hung, or a thread-pool attempt ran past its timeout)',
             'traceback', NULL, 'at', at);
     ELSE
         entry := jsonb_build_object(
