@@ -52,11 +52,11 @@ def _install_signals(runner: Worker) -> None:
         signal.signal(signum, handle)
 
 
-def _serve_metrics(port: int) -> None:
+def _serve_metrics(host: str, port: int) -> None:
     try:
-        Metrics().serve(port)
+        Metrics().serve(port, host)
     except OSError as exc:
-        raise click.ClickException(f"cannot serve metrics on port {port}: {exc}") from exc
+        raise click.ClickException(f"cannot serve metrics on {host}:{port}: {exc}") from exc
 
 
 def _check_schema(engine: Engine, schema: str) -> None:
@@ -115,6 +115,12 @@ def _load(app: str) -> Registry:
     "quicker, but after a Postgres crash a task already shown as succeeded may run again.",
 )
 @click.option("--metrics-port", type=click.IntRange(1, 65535), help="Serve Prometheus /metrics.")
+@click.option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address of --metrics-port (0.0.0.0: every interface, to be scraped remotely).",
+)
 def worker(
     app: str,
     queues: str | None,
@@ -131,6 +137,7 @@ def worker(
     log_level: str,
     async_commit: bool,
     metrics_port: int | None,
+    metrics_host: str,
 ) -> None:
     """Run a worker: lease tasks of QUEUES, run their handlers, record the outcomes."""
     settings = Settings.from_env()
@@ -163,7 +170,7 @@ def worker(
     )
     _check_schema(engine, settings.schema)
     if metrics_port is not None:
-        _serve_metrics(metrics_port)
+        _serve_metrics(metrics_host, metrics_port)
     runner = Worker(registry, engine, config, database_url=settings.database_url, app=app)
     _install_signals(runner)
     try:
