@@ -25,3 +25,15 @@ def test_the_queues_page_flags_a_queue_no_worker_consumes(
     with engine.begin() as conn:
         conn.exec_driver_sql("UPDATE taskrow.workers SET seen_at = now() - interval '61 seconds'")
     assert client.get("/dashboard/").text.count('class="problem unserved"') == 2  # stale
+
+
+def test_an_unmigrated_database_is_named_on_the_page(
+    app: Flask, manage_key: str, engine: Engine
+) -> None:
+    client = app.test_client()
+    login(client, manage_key)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE taskrow.workers")
+    page = client.get("/dashboard/")
+    assert page.status_code == 503 and "The database is not migrated" in page.text
+    assert "run `taskrow migrate`" in page.text
