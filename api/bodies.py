@@ -7,6 +7,7 @@ is cut off at the limit), so an oversized request costs at most the limit in mem
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -74,11 +75,16 @@ _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
 def new_task(
-    body: object, prefix: str = "", idempotency_key: str | None = None
+    body: object,
+    prefix: str = "",
+    idempotency_key: str | None = None,
+    routes: Mapping[str, str] | None = None,
 ) -> queue_core.NewTask:
     """A ``NewTask`` from one JSON object; 422 naming the field when a field is wrong.
 
-    Types are checked here (JSON has no datetimes); ranges and names by queue_core.
+    Types are checked here (JSON has no datetimes); ranges and names by queue_core. Without a
+    ``queue``, the task goes to its route's queue (``routes``: task name to queue), else to
+    the default queue.
     """
     where = f"{prefix}." if prefix else ""
     if not isinstance(body, dict):
@@ -93,7 +99,7 @@ def new_task(
     return queue_core.NewTask(
         task=body["task"],
         args=body.get("args", {}),
-        queue=body.get("queue", queue_core.DEFAULT_QUEUE),
+        queue=body["queue"] if "queue" in body else _routed(body["task"], routes),
         priority=body.get("priority", 0),
         run_at=_datetime(body.get("run_at"), f"{where}run_at"),
         delay=body.get("delay_seconds"),
@@ -111,6 +117,12 @@ BATCH_KEY_SEPARATOR = "\u241f"
 def batch_key(key: str, index: int) -> str:
     """The idempotency key of task ``index`` of a batch sent with ``key``."""
     return f"{key}{BATCH_KEY_SEPARATOR}{index}"
+
+
+def _routed(task: object, routes: Mapping[str, str] | None) -> str:
+    if routes and isinstance(task, str):
+        return str(routes.get(task, queue_core.DEFAULT_QUEUE))
+    return queue_core.DEFAULT_QUEUE
 
 
 def _datetime(value: object, field: str) -> datetime | None:

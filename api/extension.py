@@ -72,9 +72,12 @@ class TaskrowAPI:
         self, executor: queue_core.Executor, task: str, args: Any = None, **options: Any
     ) -> queue_core.Task:
         """Enqueue from the app's own view, inside the app's own transaction (a Connection or a
-        Flask-SQLAlchemy ``db.session``): the task exists once that transaction commits."""
+        Flask-SQLAlchemy ``db.session``): the task exists once that transaction commits.
+        Without ``queue=``, ``TASKROW_TASK_ROUTES`` applies as for the HTTP API."""
         settings: ApiSettings = current_app.extensions[EXTENSION_KEY].settings
         options.setdefault("tenant", settings.default_tenant)
+        if "queue" not in options and task in settings.task_routes:
+            options["queue"] = settings.task_routes[task]
         return queue_core.enqueue(executor, task, args, schema=settings.schema, **options)
 
 

@@ -38,12 +38,8 @@ def readyz() -> Response:
     expected = migrations.head_revision()
     if current != expected:
         logger.warning("api.not_ready revision=%s expected=%s", current, expected)
-        raise Problem(
-            503,
-            f"the schema {settings.schema!r} is at revision {current}, expected {expected}: "
-            "run `taskrow migrate`",
-            headers={"Retry-After": str(settings.busy_retry_after)},
-        )
+        detail = "never migrated" if current is None else f"at revision {current}"
+        raise queue_core.SchemaNotMigrated(f"{detail}, expected {expected}", settings.schema)
     return _no_store(jsonify({"status": "ready", "revision": current}))
 
 

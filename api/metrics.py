@@ -3,8 +3,9 @@
 Every figure here spans all tenants, so a tenant's key (whatever its scopes) is answered 403:
 only an operator key (``taskrow keys create --admin``) may scrape it.
 
-- ``taskrow_queue_tasks{queue,state}`` and ``taskrow_queue_oldest_due_age_seconds{queue}``:
-  read from the database at each scrape (every tenant: the figures are the operator's).
+- ``taskrow_queue_tasks{queue,state}``, ``taskrow_queue_oldest_due_age_seconds{queue}`` and
+  ``taskrow_queue_workers{queue}`` (live workers consuming it): read from the database at each
+  scrape (every tenant: the figures are the operator's).
 - ``taskrow_api_enqueued_tasks_total{queue}``: tasks accepted (counted after the commit).
 - ``taskrow_api_request_duration_seconds{route,method,status}``: a histogram per route
   template (``/v1/tasks/<task_id>``, never the raw path, so ids do not explode the series).
@@ -74,6 +75,7 @@ class QueueCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         with queue_core.translate_errors(), self._engine.connect() as conn:
             stats = queue_core.stats(conn, schema=self._schema)
+            consumers = queue_core.queue_consumers(conn, schema=self._schema)
         tasks = GaugeMetricFamily(
             "taskrow_queue_tasks", "Tasks per queue and state.", labels=["queue", "state"]
         )
@@ -82,12 +84,20 @@ class QueueCollector(Collector):
             "How long the oldest due task of each queue has waited (0 when none is due).",
             labels=["queue"],
         )
+        workers = GaugeMetricFamily(
+            "taskrow_queue_workers",
+            "Live workers consuming each queue (0 with queued tasks: nothing will run them).",
+            labels=["queue"],
+        )
         for entry in stats:
             for task_state, count in entry.counts.items():
                 tasks.add_metric([entry.queue, task_state.value], count)
             age.add_metric([entry.queue], entry.oldest_due_age or 0.0)
+        for queue in sorted({entry.queue for entry in stats} | set(consumers)):
+            workers.add_metric([queue], consumers.get(queue, 0))
         yield tasks
         yield age
+        yield workers
 
 
 def init_app(app: Flask, engine: Engine, schema: str) -> None:

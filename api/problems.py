@@ -5,6 +5,7 @@
     Problem                 raised by views: carries status, title, detail and extra members
     queue_core errors       mapped here: InvalidTaskError 422 (names the field),
                             IdempotencyConflict 422, TaskNotFound 404, InvalidTransition 409,
+                            SchemaNotMigrated 503 without Retry-After (run `taskrow migrate`),
                             DatabaseError 503 + Retry-After (never 202: the outcome is unknown)
     werkzeug HTTPException  Flask's own 404, 405 (with Allow), 413 ... re-dressed as problems
     anything else           logged with its traceback, answered 500 as the last resort
@@ -86,7 +87,19 @@ def from_core(exc: queue_core.TaskrowError) -> Problem:
         return Problem(404, "no such task")
     if isinstance(exc, queue_core.InvalidTransition):
         return Problem(409, f"the task is {exc.state}: cannot {exc.operation} it", state=exc.state)
+    if isinstance(exc, queue_core.SchemaNotMigrated):
+        return not_migrated(exc)
     return unavailable(exc)
+
+
+#: The problem type of a database whose taskrow tables are missing or behind the code.
+SCHEMA_NOT_MIGRATED = "urn:taskrow:problem:schema-not-migrated"
+
+
+def not_migrated(exc: queue_core.SchemaNotMigrated) -> Problem:
+    """A setup mistake, not an outage: 503 without Retry-After (retrying cannot help)."""
+    logger.error("api.schema_not_migrated error=%s", exc)
+    return Problem(503, str(exc), title="Schema not migrated", type=SCHEMA_NOT_MIGRATED)
 
 
 def unavailable(exc: Exception) -> Problem:

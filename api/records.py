@@ -42,6 +42,7 @@ def status_record(task: Task) -> dict[str, Any]:
         "started_at": _time(task.started_at),
         "finished_at": _time(task.finished_at),
         "error": _error(task),
+        "errors": error_history(task),
         "links": {"self": task_url(task), "result": result_url(task)},
     }
     if task.state is TaskState.SUCCEEDED:
@@ -59,11 +60,15 @@ def result_record(task: Task) -> dict[str, Any]:
     }
 
 
-def queue_record(stats: queue_core.QueueStats) -> dict[str, Any]:
+def queue_record(stats: queue_core.QueueStats, workers: int = 0) -> dict[str, Any]:
+    """``workers``: live workers consuming the queue; ``unserved``: it holds queued tasks that
+    no live worker consumes (they wait until one starts)."""
     return {
         "queue": stats.queue,
         "counts": {state.value: stats.counts.get(state, 0) for state in TaskState},
         "oldest_due_age_seconds": stats.oldest_due_age,
+        "workers": workers,
+        "unserved": workers == 0 and stats.counts.get(TaskState.QUEUED, 0) > 0,
     }
 
 
@@ -96,6 +101,15 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         return at, uuid.UUID(task_id)
     except (ValueError, TypeError, UnicodeError, binascii.Error) as exc:
         raise invalid("cursor", "is not a cursor this API handed out") from exc
+
+
+def error_history(task: Task) -> list[dict[str, Any]]:
+    """One entry per recent attempt that ended without succeeding, oldest first (no traceback:
+    the dashboard shows those)."""
+    return [
+        {key: entry.get(key) for key in ("attempt", "type", "message", "at")}
+        for entry in task.errors
+    ]
 
 
 def _error(task: Task) -> dict[str, str | None] | None:

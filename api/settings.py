@@ -6,7 +6,8 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from queue_core import DEFAULT_SCHEMA, DEFAULT_TENANT, schema_name
+from queue_core import DEFAULT_SCHEMA, DEFAULT_TENANT, InvalidTaskError, schema_name
+from queue_core.validation import queue_name
 
 MIB = 1024 * 1024
 
@@ -21,6 +22,8 @@ class ApiSettings:
 
     ``auth_enabled`` False serves every request as ``default_tenant`` with every scope (logged
     as a warning at start). ``queue_depth_limit`` None disables the 429 back-pressure check.
+    ``task_routes`` maps task names to the queue an enqueue without ``queue`` goes to
+    (``TASKROW_TASK_ROUTES=send_email=emails,report=reports``); other tasks go to ``default``.
     """
 
     database_url: str | None = None
@@ -42,6 +45,7 @@ class ApiSettings:
     # and whether its session cookie is Secure (turn off only for plain-http development).
     secret_key: str | None = dataclasses.field(default=None, repr=False)
     dashboard_secure_cookie: bool = True
+    task_routes: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> ApiSettings:
@@ -69,7 +73,15 @@ class ApiSettings:
             dashboard_secure_cookie=read.flag(
                 "DASHBOARD_SECURE_COOKIE", defaults.dashboard_secure_cookie
             ),
+            task_routes=read.routes("TASK_ROUTES"),
         )
+
+
+def _route(item: str, name: str) -> tuple[str, str]:
+    task, equals, queue = item.strip().partition("=")
+    if not equals or not task.strip() or not queue.strip():
+        raise SettingsError(f"TASKROW_{name}: {item.strip()!r} is not task=queue")
+    return task.strip(), queue.strip()
 
 
 def _plain(value: object) -> str | None:
@@ -100,6 +112,20 @@ class _Reader:
         if lowered in ("0", "false", "off", "no", "disabled"):
             return False
         raise SettingsError(f"TASKROW_{name}: {raw!r} is not on/off")
+
+    def routes(self, name: str) -> dict[str, str]:
+        """``task=queue`` pairs separated by commas (or a mapping, from ``app.config``)."""
+        raw = self._raw(name)
+        if raw is None or raw == "":
+            return {}
+        if isinstance(raw, Mapping):
+            pairs = [(str(task), str(queue)) for task, queue in raw.items()]
+        else:
+            pairs = [_route(item, name) for item in str(raw).split(",") if item.strip()]
+        try:
+            return {task: queue_name(queue, "queue") for task, queue in pairs}
+        except InvalidTaskError as exc:
+            raise SettingsError(f"TASKROW_{name}: {exc.reason}") from exc
 
     def integer(self, name: str, default: int, *, low: int = 1) -> int:
         value = self.optional_integer(name, low=low)

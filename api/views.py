@@ -40,7 +40,13 @@ def enqueue_task() -> Response:
     # One task is one INSERT statement (its idempotent replay writes nothing): autocommit
     # makes it durable at once, without a transaction around it.
     [task] = _enqueue(
-        lambda: [bodies.new_task(_json_body(), idempotency_key=_idempotency_key())],
+        lambda: [
+            bodies.new_task(
+                _json_body(),
+                idempotency_key=_idempotency_key(),
+                routes=state().settings.task_routes,
+            )
+        ],
         single=True,
     )
     return _accepted(task)
@@ -66,7 +72,12 @@ def _batch_body() -> list[queue_core.NewTask]:
     if len(items) > state().settings.max_batch:
         raise bodies.invalid("tasks", f"holds at most {state().settings.max_batch} tasks")
     return [
-        bodies.new_task(item, f"tasks[{i}]", None if key is None else bodies.batch_key(key, i))
+        bodies.new_task(
+            item,
+            f"tasks[{i}]",
+            None if key is None else bodies.batch_key(key, i),
+            routes=state().settings.task_routes,
+        )
         for i, item in enumerate(items)
     ]
 
@@ -141,7 +152,12 @@ def list_queues() -> Response:
     principal = require("read")
     with transaction() as conn:
         stats = queue_core.stats(conn, tenant=principal.tenant, schema=_schema())
-    visible = [records.queue_record(s) for s in stats if principal.may_use(s.queue)]
+        consumers = queue_core.queue_consumers(conn, schema=_schema())
+    visible = [
+        records.queue_record(s, consumers.get(s.queue, 0))
+        for s in stats
+        if principal.may_use(s.queue)
+    ]
     return _no_store(jsonify({"queues": visible}))
 
 

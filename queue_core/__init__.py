@@ -27,6 +27,7 @@ from .errors import (
     KeyRevoked,
     LeaseLost,
     QueueFull,
+    SchemaNotMigrated,
     TaskNotFound,
     TaskrowError,
 )
@@ -75,13 +76,22 @@ from .models import (
 )
 from .notify import Listener
 from .schema import DEFAULT_SCHEMA, metadata, notify_channel, schema_name
+from .workers import (
+    ANNOUNCE_INTERVAL,
+    LIVE_SECONDS,
+    announce_worker,
+    queue_consumers,
+    retire_worker,
+)
 
 __all__ = [
+    "ANNOUNCE_INTERVAL",
     "DEFAULT_LEASE_SECONDS",
     "DEFAULT_QUEUE",
     "DEFAULT_SCHEMA",
     "DEFAULT_TENANT",
     "FINISHED_STATES",
+    "LIVE_SECONDS",
     "ApiKey",
     "Claimed",
     "CreatedKey",
@@ -102,6 +112,7 @@ __all__ = [
     "QueueFull",
     "QueueStats",
     "Round",
+    "SchemaNotMigrated",
     "Task",
     "TaskId",
     "TaskNotFound",
@@ -109,6 +120,7 @@ __all__ = [
     "TaskrowError",
     "TenantLimit",
     "adopt",
+    "announce_worker",
     "authenticate",
     "cancel",
     "claim",
@@ -135,10 +147,12 @@ __all__ = [
     "progress",
     "prune",
     "prune_all",
+    "queue_consumers",
     "queue_depth",
     "record_and_claim",
     "release",
     "reserve_depth",
+    "retire_worker",
     "retry",
     "retry_queue",
     "revoke_key",

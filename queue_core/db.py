@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import psycopg as sa_psycopg
 from sqlalchemy.engine import Connection, CursorResult, Engine
 from sqlalchemy.orm import Session, scoped_session
 
-from .errors import DatabaseError, DatabaseUnavailable
+from .errors import DatabaseError, DatabaseUnavailable, SchemaNotMigrated
 
 #: What the state-machine functions accept: a Core connection, or an ORM session (its current
 #: transaction is used), scoped ones included (Flask-SQLAlchemy's ``db.session``). The caller
@@ -129,6 +129,8 @@ def translate_errors() -> Iterator[None]:
     """
     try:
         yield
+    except _MISSING_SCHEMA as exc:  # from run_direct
+        raise _not_migrated(exc) from exc
     except (psycopg.OperationalError, psycopg.InterfaceError) as exc:  # from run_direct
         raise DatabaseUnavailable(_first_line(exc)) from exc
     except psycopg.Error as exc:
@@ -138,9 +140,23 @@ def translate_errors() -> Iterator[None]:
     except sa_exc.TimeoutError as exc:  # no pooled connection came free in time
         raise DatabaseUnavailable(f"no database connection available: {exc}") from exc
     except sa_exc.DBAPIError as exc:
+        if isinstance(exc.orig, _MISSING_SCHEMA):
+            raise _not_migrated(exc.orig) from exc
         if exc.connection_invalidated:
             raise DatabaseUnavailable(_describe(exc)) from exc
         raise DatabaseError(_describe(exc)) from exc
+
+
+#: What a statement meets when the tables are missing or older than the code: not an outage.
+_MISSING_SCHEMA = (
+    psycopg.errors.UndefinedTable,
+    psycopg.errors.UndefinedColumn,
+    psycopg.errors.InvalidSchemaName,
+)
+
+
+def _not_migrated(exc: psycopg.Error) -> SchemaNotMigrated:
+    return SchemaNotMigrated(_first_line(exc))
 
 
 def _describe(exc: sa_exc.DBAPIError) -> str:

@@ -13,7 +13,9 @@
     │                             nothing was written
     ├── QueueFull                 a tenant's queue holds its depth limit; nothing was written
     └── DatabaseError             the database refused or failed a statement
-        └── DatabaseUnavailable   database unreachable, or a commit's outcome unknown
+        ├── DatabaseUnavailable   database unreachable, or a commit's outcome unknown
+        └── SchemaNotMigrated     the tables are missing or behind the code: run `taskrow
+                                  migrate` (retrying does not help)
 
 Driver errors never escape: they are translated at the boundary with ``raise ... from exc``,
 so the original stays available as ``__cause__``.
@@ -95,3 +97,16 @@ class DatabaseError(TaskrowError):
 
 class DatabaseUnavailable(DatabaseError):
     """The database is unreachable, or a commit's outcome is unknown: retry later."""
+
+
+class SchemaNotMigrated(DatabaseError):
+    """The queue's tables are missing or older than this code expects: ``taskrow migrate``."""
+
+    def __init__(self, detail: str, schema: str | None = None) -> None:
+        where = "" if schema is None else f" in the schema {schema!r}"
+        super().__init__(
+            f"the taskrow tables{where} are missing or behind this code ({detail}): "
+            "run `taskrow migrate`"
+        )
+        self.schema = schema
+        self.detail = detail

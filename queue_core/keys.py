@@ -34,6 +34,9 @@ SCOPES = ("enqueue", "read", "manage")
 ADMIN_SCOPE = "admin"
 KEY_PREFIX = "trk"
 _TOKEN_PATTERN = re.compile(r"trk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})")
+# What names a key when revoking it: its id, or a token (whole or cut short) starting with it.
+_KEY_ID_PATTERN = re.compile(r"[0-9a-f]{16}")
+_TOKEN_PREFIX_PATTERN = re.compile(r"trk_([0-9a-f]{16})(?:_.*)?", re.DOTALL)
 # Compared against when the key id is unknown, so both paths hash and compare once.
 _DUMMY_DIGEST = hashlib.sha256(b"no such key").hexdigest()
 
@@ -200,11 +203,29 @@ def list_keys(
 
 
 def revoke_key(executor: Executor, key_id: str, *, schema: str = DEFAULT_SCHEMA) -> ApiKey:
-    """Revoke a key (at once, for every process). Raises InvalidTaskError for an unknown id."""
-    row = run(executor, _statements(schema).revoke, {"id": str(key_id)}).first()
+    """Revoke a key (at once, for every process), named by its id or by its whole token.
+
+    Raises InvalidTaskError for an unknown id or for anything else; no message ever repeats
+    the input beyond a key id, so a secret pasted here never reaches a terminal or a log.
+    """
+    found = key_id_of(key_id)
+    row = run(executor, _statements(schema).revoke, {"id": found}).first()
     if row is None:
-        raise InvalidTaskError("key_id", f"no API key {str(key_id)[:40]!r}")
+        raise InvalidTaskError("key_id", f"no API key {found!r}")
     return ApiKey.from_row(row)
+
+
+def key_id_of(reference: str) -> str:
+    """The key id in ``reference``: a key id, or a token (``trk_<key id>_<secret>``)."""
+    value = str(reference).strip()
+    if _KEY_ID_PATTERN.fullmatch(value):
+        return value
+    match = _TOKEN_PREFIX_PATTERN.fullmatch(value)
+    if match is None:
+        raise InvalidTaskError(
+            "key_id", "give a key id (16 hex digits, see `taskrow keys list`) or the key itself"
+        )
+    return match.group(1)
 
 
 def _digest(secret: str) -> str:

@@ -17,6 +17,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
 from .db import translate_errors
+from .errors import SchemaNotMigrated
 from .schema import DEFAULT_SCHEMA, schema_name
 
 VERSION_TABLE = "alembic_version"
@@ -95,3 +96,21 @@ class _connection:
         if exc_type is None:
             self._owned.commit()
         self._owned.close()
+
+
+def require_current(bind: Engine | Connection, *, schema: str = DEFAULT_SCHEMA) -> str:
+    """The database's revision; raises SchemaNotMigrated when it was never migrated or is at
+    an older revision than this code's head. A revision this code does not know (a newer
+    release migrated the database, e.g. during a rolling upgrade) is accepted."""
+    current = current_revision(bind, schema=schema)
+    head = head_revision()
+    if current is None:
+        raise SchemaNotMigrated(f"never migrated; this code needs revision {head}", schema)
+    if current != head and _known(current):
+        raise SchemaNotMigrated(f"at revision {current}, this code needs {head}", schema)
+    return current
+
+
+def _known(revision: str) -> bool:
+    scripts = ScriptDirectory.from_config(alembic_config())
+    return any(script.revision == revision for script in scripts.walk_revisions())

@@ -66,12 +66,16 @@ class Task:
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    #: The errors of the latest failed attempts, oldest first (at most ``ERROR_HISTORY``): each
+    #: ``{"attempt", "type", "message", "traceback", "at"}``, ``at`` an RFC 3339 string.
+    errors: tuple[dict[str, JSON], ...] = ()
 
     @classmethod
     def from_row(cls, row: Any) -> Task:
         """Build from a result row (SQLAlchemy's or a named tuple) holding every column (extra
         columns are ignored)."""
-        fields = {name: getattr(row, name) for name in _TASK_FIELDS}
+        fields = {name: getattr(row, name) for name in _ROW_FIELDS}
+        fields["errors"] = tuple(getattr(row, "errors", None) or ())
         fields["state"] = TaskState(fields["state"])
         return cls(**fields)
 
@@ -84,6 +88,12 @@ class Task:
 
 
 _TASK_FIELDS = tuple(field.name for field in dataclasses.fields(Task))
+_ROW_FIELDS = tuple(name for name in _TASK_FIELDS if name != "errors")
+#: Errors kept per task (the latest), the longest message and traceback excerpt of each
+#: (the migration 0003_usability's trigger keeps them).
+ERROR_HISTORY = 10
+ERROR_MESSAGE_CHARS = 1000
+ERROR_TRACEBACK_CHARS = 2000
 
 
 class Lease(NamedTuple):

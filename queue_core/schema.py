@@ -73,6 +73,9 @@ tasks = Table(
     Column("error_type", Text),
     Column("error_message", Text),
     Column("error_traceback", Text),
+    # The errors of the latest failed attempts, oldest first (bounded: queue_core.ERROR_HISTORY),
+    # each {"attempt", "type", "message", "at"}; NULL until an attempt fails.
+    Column("errors", JSONB),
     Column("idempotency_key", Text),
     Column("fingerprint", Text),
     # W3C traceparent of the enqueue's span (OpenTelemetry, opt-in); NULL without it.
@@ -168,4 +171,18 @@ tenant_limits = Table(
     Column("queue_depth_limit", Integer),
     Column("updated_at", TIMESTAMP(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("queue_depth_limit >= 0", name="queue_depth_limit"),
+)
+
+
+# What each running worker announces: the queues it consumes and the tasks it has handlers for.
+# Refreshed while it runs (``seen_at``), deleted when it stops; read to flag a queue that
+# holds tasks no live worker consumes.
+workers = Table(
+    "workers",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("queues", ARRAY(Text), nullable=False),
+    Column("tasks", ARRAY(Text), nullable=False),
+    Column("started_at", TIMESTAMP(timezone=True), nullable=False, server_default=func.now()),
+    Column("seen_at", TIMESTAMP(timezone=True), nullable=False, server_default=func.now()),
 )

@@ -18,6 +18,7 @@ from gunicorn.app.base import BaseApplication
 from sqlalchemy.engine import Connection
 
 import queue_core
+from queue_core import migrations
 
 from .config import Settings
 
@@ -103,6 +104,7 @@ def serve(
         raise click.ClickException(str(exc)) from exc
     if settings.database_url is None:
         raise click.UsageError("no database: set TASKROW_DATABASE_URL (or DATABASE_URL)")
+    _check_schema(settings.database_url, settings.schema)
     # Long polls may hold at most half the threads, so enqueues always find one free.
     waiting = min(settings.max_waiting_requests, threads // 2)
     settings = dataclasses.replace(settings, max_waiting_requests=waiting)
@@ -149,6 +151,20 @@ def _logging(fmt: str, level: str) -> dict[str, Any]:
             for name in ("gunicorn.error", "gunicorn.access")
         },
     }
+
+
+def _check_schema(url: str, schema: str) -> None:
+    """Refuse to serve a database that was never migrated or is behind (exit 1); one that does
+    not answer yet is served anyway (requests get 503 until it does, /readyz tells)."""
+    engine = queue_core.create_engine(url, pool_size=1)
+    try:
+        migrations.require_current(engine, schema=schema)
+    except queue_core.SchemaNotMigrated as exc:
+        raise click.ClickException(str(exc)) from exc
+    except queue_core.DatabaseError as exc:
+        click.echo(f"warning: cannot check the database's schema yet: {exc}", err=True)
+    finally:
+        engine.dispose()
 
 
 @click.group("keys")
@@ -226,9 +242,10 @@ def list_(tenant: str | None, include_revoked: bool) -> None:
 
 
 @keys.command("revoke")
-@click.argument("key_id")
+@click.argument("key_id", metavar="KEY_ID_OR_KEY")
 def revoke(key_id: str) -> None:
-    """Revoke a key by its id (the part after ``trk_``); it stops working at once."""
+    """Revoke a key by its id (the 16 hex digits after ``trk_``) or by the whole key; it stops
+    working at once. Only the id is ever printed."""
     with _connection() as conn:
         key = queue_core.revoke_key(conn, key_id, schema=_settings().schema)
     click.echo(f"revoked {key.id}")

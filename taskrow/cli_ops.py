@@ -196,13 +196,16 @@ def stats(as_json: bool) -> None:
     """Count tasks per queue and state, with the age of each queue's oldest due task.
 
     The oldest due age is how long the longest-waiting runnable task of the queue has been
-    due: a growing value means the workers are not keeping up.
+    due: a growing value means the workers are not keeping up. WORKERS counts the live workers
+    consuming the queue; a queue with queued tasks and none is flagged with a warning.
     """
     config = settings()
     with open_engine(config) as engine, reading(engine) as conn:
         entries = sorted(queue_core.stats(conn, schema=config.schema), key=lambda e: e.queue)
-    text = render.stats_table(entries) if entries else "no tasks"
-    emit(as_json, {"queues": [records.stats_record(e) for e in entries]}, text)
+        workers = queue_core.queue_consumers(conn, schema=config.schema)
+    text = render.stats_table(entries, workers) if entries else "no tasks"
+    document = {"queues": [records.stats_record(e, workers.get(e.queue, 0)) for e in entries]}
+    emit(as_json, document, text)
 
 
 @register

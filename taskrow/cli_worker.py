@@ -15,8 +15,10 @@ import sys
 from types import FrameType
 
 import click
+from sqlalchemy.engine import Engine
 
 import queue_core
+from queue_core import migrations
 from worker import (
     AppError,
     Metrics,
@@ -28,6 +30,8 @@ from worker import (
 )
 
 from .config import Settings
+
+logger = logging.getLogger(__name__)
 
 
 def _queues(value: str | None, registry: Registry) -> tuple[str, ...]:
@@ -48,11 +52,24 @@ def _install_signals(runner: Worker) -> None:
         signal.signal(signum, handle)
 
 
-def _serve_metrics(port: int) -> None:
+def _serve_metrics(host: str, port: int) -> None:
     try:
-        Metrics().serve(port)
+        Metrics().serve(port, host)
     except OSError as exc:
-        raise click.ClickException(f"cannot serve metrics on port {port}: {exc}") from exc
+        raise click.ClickException(f"cannot serve metrics on {host}:{port}: {exc}") from exc
+
+
+def _check_schema(engine: Engine, schema: str) -> None:
+    """Refuse to start on a database that was never migrated or is behind (exit 1). One that
+    does not answer yet is waited for by the loop, as during any outage."""
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its context's chatter at start
+    try:
+        migrations.require_current(engine, schema=schema)
+    except queue_core.SchemaNotMigrated as exc:
+        engine.dispose()
+        raise click.ClickException(str(exc)) from exc
+    except queue_core.DatabaseError as exc:
+        logger.warning("worker.schema_unchecked error=%s", exc)
 
 
 def _load(app: str) -> Registry:
@@ -98,6 +115,12 @@ def _load(app: str) -> Registry:
     "quicker, but after a Postgres crash a task already shown as succeeded may run again.",
 )
 @click.option("--metrics-port", type=click.IntRange(1, 65535), help="Serve Prometheus /metrics.")
+@click.option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address of --metrics-port (0.0.0.0: every interface, to be scraped remotely).",
+)
 def worker(
     app: str,
     queues: str | None,
@@ -114,6 +137,7 @@ def worker(
     log_level: str,
     async_commit: bool,
     metrics_port: int | None,
+    metrics_host: str,
 ) -> None:
     """Run a worker: lease tasks of QUEUES, run their handlers, record the outcomes."""
     settings = Settings.from_env()
@@ -144,8 +168,9 @@ def worker(
     engine = queue_core.create_engine(
         settings.database_url, pool_size=concurrency + 2, max_overflow=concurrency, pre_ping=False
     )
+    _check_schema(engine, settings.schema)
     if metrics_port is not None:
-        _serve_metrics(metrics_port)
+        _serve_metrics(metrics_host, metrics_port)
     runner = Worker(registry, engine, config, database_url=settings.database_url, app=app)
     _install_signals(runner)
     try:

@@ -8,7 +8,15 @@ Run them with :class:`Worker` (or ``taskrow worker --app MODULE[:REGISTRY]``). S
 
 from .config import WorkerConfig
 from .context import TaskContext
-from .errors import AppError, Cancelled, Fail, RegistryError, Retry, WorkerError
+from .errors import (
+    AppError,
+    Cancelled,
+    Fail,
+    RegistryError,
+    Retry,
+    TransactionUnavailable,
+    WorkerError,
+)
 from .logs import configure as configure_logging
 from .logs import formatter as log_formatter
 from .loop import EXIT_OK, EXIT_RELEASED, Worker
@@ -28,6 +36,7 @@ __all__ = [
     "Retry",
     "TaskContext",
     "TaskSpec",
+    "TransactionUnavailable",
     "Worker",
     "WorkerConfig",
     "WorkerError",

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from queue_core import TaskId
 
-from .errors import Cancelled
+from .errors import Cancelled, TransactionUnavailable
 
 
 class ProgressSink(Protocol):
@@ -136,7 +136,10 @@ class TaskContext:
         the handler (its locks are held until the handler returns). Thread pool only.
         """
         if self._transaction_factory is None:
-            raise RuntimeError("ctx.transaction() is available in the thread pool only")
+            raise TransactionUnavailable(
+                "ctx.transaction() is available in the thread pool only: run this task's "
+                "worker with --pool thread, or open your own database connection in the handler"
+            )
         if self.transaction_used:
             raise RuntimeError("ctx.transaction() may be used once per attempt")
         self.transaction_used = True

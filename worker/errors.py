@@ -5,6 +5,7 @@
     WorkerError             root: catch this to catch everything below
     ├── Retry               raised by a handler: retry this task after ``delay`` seconds
     ├── Fail                raised by a handler: fail this task now, for good (ends ``dead``)
+    │   └── TransactionUnavailable  ``ctx.transaction()`` in the process pool: can never work
     ├── Cancelled           raised by ``ctx.raise_if_cancelled()``: the task ends ``cancelled``
     ├── RegistryError       a handler or schedule could not be registered (bad name, duplicate)
     └── AppError            ``--app MODULE[:REGISTRY]`` could not be loaded
@@ -39,6 +40,11 @@ class Retry(WorkerError):
 
 class Fail(WorkerError):
     """Raise from a handler to fail the task permanently: it ends ``dead`` with this message."""
+
+
+class TransactionUnavailable(Fail):
+    """``ctx.transaction()`` was called where it cannot work (the process pool): the task ends
+    ``dead`` at once instead of failing the same way on every attempt."""
 
 
 class Cancelled(WorkerError):

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 import queue_core
 from queue_core import Claimed, DatabaseError, DatabaseUnavailable, Lease
 
+from .announce import Announcer, warn_unconsumed_schedules
 from .config import WorkerConfig
 from .jobs import Job, Pool
 from .logs import task_event
@@ -78,6 +79,7 @@ class Worker:
         self._db_delay = 0.0
         self._grace_deadline = float("inf")
         self._scheduler = Scheduler(registry, schema=config.schema, clock=clock)
+        self._announcer = Announcer(registry, config)
         self._pool: Pool | None = None
         self._stop_logged = False
         # After a claiming round whose outcome is unknown (its reply was lost): since when
@@ -130,7 +132,7 @@ class Worker:
             return
         # Each part on its own: a round that fails must not stop the heartbeats.
         trouble: DatabaseError | None = None
-        for part in (self._round, self._beat, self._tick):
+        for part in (self._round, self._beat, self._announce, self._tick):
             try:
                 part(now)
             except DatabaseError as exc:
@@ -151,6 +153,9 @@ class Worker:
             except DatabaseError:
                 self._next_heartbeat = 0.0  # again at the next step, not an interval later
                 raise
+
+    def _announce(self, _now: float) -> None:
+        self._announcer.tick(self.engine)
 
     def _tick(self, now: float) -> None:
         if self._scheduler.active and not self.config.burst and now >= self._next_tick:
@@ -329,6 +334,9 @@ class Worker:
         self._db_delay = min(max(self._db_delay * 2, 0.1), MAX_BACKOFF)
         delay = self._db_delay * _jitter(0.5, 1.0)
         self._db_retry_at = time.monotonic() + delay
+        if isinstance(exc, queue_core.SchemaNotMigrated):  # a setup mistake: say what to do
+            logger.error("database.schema_not_migrated error=%s retry_in=%.2f", exc, delay)
+            return
         logger.warning(
             "database.unavailable error=%s retry_in=%.2f in_flight=%d pending=%d",
             exc,
@@ -355,6 +363,7 @@ class Worker:
                 on_notify=self._notified,
                 stopped=lambda: self._stopping,
             )
+        warn_unconsumed_schedules(self.registry, self.config)  # logged before worker.started
         logger.info(
             "worker.started worker_id=%s queues=%s concurrency=%d pool=%s commit=%s",
             self.config.worker_id,
@@ -417,6 +426,7 @@ class Worker:
             except DatabaseError as exc:
                 logger.warning("worker.shutdown_write_failed attempt=%d error=%s", attempt + 1, exc)
                 time.sleep(0.5 * (attempt + 1))
+        self._announcer.retire(self.engine)
         self._close()
         logger.info(
             "worker.stopped worker_id=%s released=%d", self.config.worker_id, len(unfinished)

@@ -63,6 +63,7 @@ class Metrics:
             self.duration.labels(job.task.task).observe(job.elapsed())
         self.in_flight.set(len(self._held))
 
-    def serve(self, port: int, address: str = "0.0.0.0") -> None:  # noqa: S104 - scraped remotely
-        """Serve ``/metrics`` on ``port`` from a daemon thread."""
+    def serve(self, port: int, address: str = "127.0.0.1") -> None:
+        """Serve ``/metrics`` on ``address:port`` from a daemon thread (``taskrow worker
+        --metrics-host``; give ``0.0.0.0`` to be scraped from other hosts)."""
         start_http_server(port, addr=address, registry=self.registry)

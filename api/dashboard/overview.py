@@ -32,6 +32,11 @@ def rows(principal: Principal, stats: list[QueueStats], recent: list[Throughput]
     return [_row(name, by_queue.get(name), finished.get(name)) for name in names]
 
 
+def unserved(found: list[QueueRow], consumers: dict[str, int]) -> list[str]:
+    """The queues holding queued tasks that no live worker consumes."""
+    return [r.queue for r in found if r.counts[TaskState.QUEUED] and not consumers.get(r.queue)]
+
+
 def totals(found: list[QueueRow]) -> QueueRow:
     """The sum over every row (its oldest due age is the oldest of all)."""
     ages = [r.oldest_due_age for r in found if r.oldest_due_age is not None]

@@ -99,6 +99,9 @@ def handle_core(exc: queue_core.TaskrowError) -> Response:
         )
     if isinstance(exc, queue_core.InvalidTaskError):
         return error_page(400, "Invalid request", f"{exc.field}: {exc.reason}")
+    if isinstance(exc, queue_core.SchemaNotMigrated):
+        logger.error("dashboard.schema_not_migrated error=%s", exc)
+        return error_page(503, "The database is not migrated", str(exc))
     logger.warning("dashboard.database_unavailable error=%s", exc)
     return error_page(
         503,

@@ -36,12 +36,14 @@ def queues() -> Response:
     with transaction() as conn:
         stats = queue_core.stats(conn, tenant=principal.tenant, schema=schema)
         recent = dashboard_queries.throughput(conn, tenant=principal.tenant, schema=schema)
+        consumers = queue_core.queue_consumers(conn, schema=schema)
     rows = overview.rows(principal, stats, recent)
     return page(
         "queues.html",
         principal=principal,
         notice=_retried_notice(),
         rows=rows,
+        unserved=overview.unserved(rows, consumers),
         totals=overview.totals(rows),
         states=overview.STATES,
         refresh=REFRESH_SECONDS,

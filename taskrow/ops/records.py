@@ -39,6 +39,10 @@ def task_record(task: Task) -> dict[str, Any]:
         "started_at": timestamp(task.started_at),
         "finished_at": timestamp(task.finished_at),
         "error": error_record(task),
+        "errors": [
+            {key: entry.get(key) for key in ("attempt", "type", "message", "at")}
+            for entry in task.errors
+        ],
         "result": task.result if task.state is TaskState.SUCCEEDED else None,
         "args": task.args,
         "priority": task.priority,
@@ -60,13 +64,21 @@ def error_record(task: Task) -> dict[str, str | None] | None:
     return None
 
 
-def stats_record(entry: QueueStats) -> dict[str, Any]:
-    """One queue: its count per state (every state present) and its oldest due age (seconds)."""
+def stats_record(entry: QueueStats, workers: int = 0) -> dict[str, Any]:
+    """One queue: its count per state (every state present), its oldest due age (seconds), the
+    live workers consuming it, and whether it holds queued tasks that none consumes."""
     return {
         "queue": entry.queue,
         "counts": {state.value: entry.counts.get(state, 0) for state in TaskState},
         "oldest_due_age_seconds": entry.oldest_due_age,
+        "workers": workers,
+        "unserved": unserved(entry, workers),
     }
+
+
+def unserved(entry: QueueStats, workers: int) -> bool:
+    """The queue holds queued tasks and no live worker consumes it."""
+    return workers == 0 and entry.counts.get(TaskState.QUEUED, 0) > 0
 
 
 def dumps(document: object) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 import click
@@ -127,10 +127,23 @@ def task_details(task: Task) -> str:
         fields.append(("error", one_line(f"{task.error_type}: {task.error_message}"), "red"))
     if task.state is TaskState.SUCCEEDED:
         fields.append(("result", short(task.result), None))
+    fields += error_history_fields(task)
     width = max(len(label) for label, _, _ in fields)
     return "\n".join(
         f"{label.ljust(width)}  {paint(value, colour)}" for label, value, colour in fields
     )
+
+
+def error_history_fields(task: Task) -> list[tuple[str, str, str | None]]:
+    """One line per recent attempt that ended without succeeding, oldest first."""
+    return [
+        (
+            "errors" if index == 0 else "",
+            one_line(f"attempt {e.get('attempt')}: {e.get('type')}: {e.get('message')}"[:200]),
+            "red",
+        )
+        for index, e in enumerate(task.errors)
+    ]
 
 
 def _state_text(task: Task) -> str:
@@ -164,17 +177,40 @@ def _progress_cell(task: Task) -> str:
     return str(task.progress_current)
 
 
-def stats_table(entries: Sequence[QueueStats]) -> str:
+def stats_table(entries: Sequence[QueueStats], workers: Mapping[str, int] | None = None) -> str:
+    """One row per queue; ``workers`` (live consumers per queue) adds a WORKERS column and a
+    warning line per queue whose queued tasks no live worker consumes."""
+    consumers = workers or {}
     headers = ["QUEUE", *(state.value.upper() for state in TaskState), "OLDEST DUE"]
+    if workers is not None:
+        headers.append("WORKERS")
     rows = [
         [
             Cell(entry.queue),
             *(_count_cell(state, entry.counts.get(state, 0)) for state in TaskState),
             Cell("-" if entry.oldest_due_age is None else duration(entry.oldest_due_age)),
+            *([_workers_cell(consumers.get(entry.queue, 0))] if workers is not None else []),
         ]
         for entry in entries
     ]
-    return table(headers, rows, right=frozenset(range(1, len(headers))))
+    text = table(headers, rows, right=frozenset(range(1, len(headers))))
+    if workers is None:
+        return text
+    warnings = [
+        paint(
+            f"warning: queue {entry.queue} holds {entry.counts[TaskState.QUEUED]} queued "
+            "task(s) but no live worker consumes it (start one with --queues "
+            f"{entry.queue})",
+            "red",
+        )
+        for entry in entries
+        if not consumers.get(entry.queue) and entry.counts.get(TaskState.QUEUED, 0)
+    ]
+    return "\n".join([text, *warnings])
+
+
+def _workers_cell(count: int) -> Cell:
+    return Cell(str(count), None if count else "red")
 
 
 def _count_cell(state: TaskState, count: int) -> Cell:

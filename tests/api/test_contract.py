@@ -336,7 +336,10 @@ def test_readyz_is_503_when_the_schema_is_behind(empty_db_url: str, key: str) ->
         response = app.test_client().get("/readyz")
     finally:
         app.extensions["taskrow"].engine.dispose()
-    assert response.status_code == 503 and response.headers["Retry-After"]
+    assert response.status_code == 503 and "Retry-After" not in response.headers
+    problem = response.get_json()
+    assert problem["type"] == "urn:taskrow:problem:schema-not-migrated"
+    assert "run `taskrow migrate`" in problem["detail"]
 
 
 @pytest.mark.parametrize("script_root", ["", "/queue"])

@@ -101,7 +101,7 @@ def test_stats_counts_per_queue_and_state(cli: Cli, seed: Seeder) -> None:
     seed.dead("beta")
     seed.succeeded("beta")
     human, as_json = cli.run_all([["stats"], ["stats", "--json"]])
-    header, alpha, beta = human.ok().splitlines()
+    header, alpha, beta, warning = human.ok().splitlines()
     assert header.split() == [
         "QUEUE",
         "QUEUED",
@@ -111,9 +111,11 @@ def test_stats_counts_per_queue_and_state(cli: Cli, seed: Seeder) -> None:
         "CANCELLED",
         "OLDEST",
         "DUE",
+        "WORKERS",
     ]
     assert alpha.split()[:6] == ["alpha", "2", "1", "0", "0", "0"]
-    assert beta.split() == ["beta", "0", "0", "1", "1", "0", "-"]
+    assert beta.split() == ["beta", "0", "0", "1", "1", "0", "-", "0"]
+    assert warning.startswith("warning: queue alpha holds 2 queued task(s) but no live worker")
     assert len(header) == len(alpha) == len(beta), "columns are aligned"
     queues = {q["queue"]: q for q in json.loads(as_json.ok())["queues"]}
     assert queues["alpha"]["counts"] == {
