@@ -13,6 +13,7 @@ from flask import g, request, url_for
 from queue_core import dashboard_queries
 
 from ..auth import Principal
+from ..settings import MIN_SECRET_LENGTH as MIN_SECRET_LENGTH
 from ..settings import ApiSettings
 from ..state import state, transaction
 from . import session
@@ -20,7 +21,6 @@ from .pages import CsrfFailed, DashboardError, LoginRequired
 
 logger = logging.getLogger(__name__)
 
-MIN_SECRET_LENGTH = 32
 REQUIRED_SCOPE = "manage"
 
 
