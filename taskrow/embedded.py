@@ -103,6 +103,8 @@ class EmbeddedPostgres:
         ``started`` stays False. The port is the one asked for, else the one remembered from
         the last start when it is free, else a free one; it is remembered for the next start.
         """
+        if self.relocated:
+            self._place_data()
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb()
         elif self.running():
@@ -188,10 +190,7 @@ class EmbeddedPostgres:
         )
 
     def _initdb(self) -> None:
-        if self._user is not None and self.relocated:
-            self._place_data()
-        else:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir.chmod(0o700)
         self._run(
             "initdb",
@@ -206,7 +205,8 @@ class EmbeddedPostgres:
         )
 
     def _place_data(self) -> None:
-        """Make the service-owned data folder and link ``data_dir`` to it (root only)."""
+        """Make the service-owned data folder and link ``data_dir`` to it (root only; at each
+        start, after the sweep, so a folder whose link was removed starts afresh)."""
         assert self._user is not None
         with _service_lock(self._root):
             _sweep(self._root)
