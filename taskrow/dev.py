@@ -39,8 +39,6 @@ from .embedded import EmbeddedPostgres, EmbeddedPostgresError, port_is_free
 
 EXAMPLES_APP = "taskrow.examples"
 STOP_TIMEOUT = 20.0
-
-
 LOCK_FILE = "dev.lock"
 
 

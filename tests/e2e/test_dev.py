@@ -343,3 +343,24 @@ def test_dev_from_a_checkout_in_a_0700_folder_leaves_its_modes_alone() -> None:
         with contextlib.suppress(Exception):
             EmbeddedPostgres(home / "taskrow/.taskrow/postgres").remove()
         shutil.rmtree(home, ignore_errors=True)
+
+
+def test_a_postgres_someone_else_started_on_the_folder_is_used_and_left_running(
+    tmp_path: Path,
+) -> None:
+    theirs = EmbeddedPostgres(tmp_path / ".taskrow/postgres")
+    url = theirs.start()
+    try:
+        postgres = _postmaster(tmp_path / ".taskrow")
+        dev = Dev(tmp_path, free_port())
+        try:
+            assert dev.database_url() == url
+            assert "started by someone else; it is left running at exit" in dev.text()
+            assert dev.stop() == 0
+        finally:
+            dev.close()
+        assert "stopping embedded PostgreSQL" not in dev.text()
+        assert postgres.is_running() and postgres.status() != psutil.STATUS_ZOMBIE
+        assert theirs.running()
+    finally:
+        theirs.stop()
