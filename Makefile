@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# `make run PORT=8001` serves the API on another port (`taskrow dev --port`).
 run: $(STAMP)
-	$(BIN)/taskrow dev
+	$(BIN)/taskrow dev $(if $(PORT),--port $(PORT))
 
 test: lint typecheck contracts pytest
 

@@ -1,7 +1,8 @@
 """taskrow HTTP API (Flask): async request-reply over the queue core.
 
 ``create_app()`` builds a ready app; ``TaskrowAPI().init_app(app)`` mounts the same API on an
-existing one. The contract is DESIGN §5 and the committed ``api/openapi.json``.
+existing one. The contract is docs/architecture.md ("The HTTP contract") and the committed
+``api/openapi.json``.
 
 Errors: :class:`SettingsError` for an unusable ``TASKROW_*`` setting at start; every error
 while serving is an ``application/problem+json`` answer (see :mod:`api.problems`).

@@ -1,7 +1,7 @@
 """The JSON a client sees for a task (the status record), a queue and a page of tasks.
 
-Field names of the status record are the HTTP contract (DESIGN §5): they are only added to,
-never renamed. Times are RFC 3339 strings in UTC.
+Field names of the status record are the HTTP contract (docs/architecture.md, "The HTTP
+contract"): they are only added to, never renamed. Times are RFC 3339 strings in UTC.
 """
 
 from __future__ import annotations

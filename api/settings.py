@@ -10,6 +10,7 @@ from queue_core import DEFAULT_SCHEMA, DEFAULT_TENANT, InvalidTaskError, schema_
 from queue_core.validation import queue_name
 
 MIB = 1024 * 1024
+MIN_SECRET_LENGTH = 32
 
 
 class SettingsError(ValueError):
@@ -69,7 +70,7 @@ class ApiSettings:
             ),
             pool_size=read.integer("POOL_SIZE", defaults.pool_size),
             pool_overflow=read.integer("POOL_OVERFLOW", defaults.pool_overflow, low=0),
-            secret_key=read.text("SECRET_KEY"),
+            secret_key=_secret(read.text("SECRET_KEY")),
             dashboard_secure_cookie=read.flag(
                 "DASHBOARD_SECURE_COOKIE", defaults.dashboard_secure_cookie
             ),
@@ -82,6 +83,17 @@ def _route(item: str, name: str) -> tuple[str, str]:
     if not equals or not task.strip() or not queue.strip():
         raise SettingsError(f"TASKROW_{name}: {item.strip()!r} is not task=queue")
     return task.strip(), queue.strip()
+
+
+def _secret(value: str | None) -> str | None:
+    """The dashboard's signing key: unset, or long enough to sign with."""
+    if value is not None and len(value) < MIN_SECRET_LENGTH:
+        raise SettingsError(
+            f"TASKROW_SECRET_KEY: must be at least {MIN_SECRET_LENGTH} characters, not "
+            f"{len(value)} (make one with: python3 -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))')"
+        )
+    return value
 
 
 def _plain(value: object) -> str | None:

@@ -1,4 +1,5 @@
-"""The ``/v1`` blueprint: each view parses, calls queue_core, and serialises (DESIGN §5).
+"""The ``/v1`` blueprint: each view parses, calls queue_core, and serialises (the contract:
+docs/architecture.md, "The HTTP contract").
 
 Scopes: ``enqueue`` to add tasks, ``read`` to see them, ``manage`` to cancel or re-drive them.
 Another tenant's task, or one on a queue the key may not use, answers 404 as if absent.

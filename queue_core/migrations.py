@@ -14,10 +14,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy.engine import Connection, Engine
 
 from .db import translate_errors
-from .errors import SchemaNotMigrated
+from .errors import SchemaNotMigrated, TaskrowError
 from .schema import DEFAULT_SCHEMA, schema_name
 
 VERSION_TABLE = "alembic_version"
@@ -75,6 +76,38 @@ def current_revision(bind: Engine | Connection, *, schema: str = DEFAULT_SCHEMA)
             conn, opts={"version_table_schema": schema_name(schema), "version_table": VERSION_TABLE}
         )
         return context.get_current_revision()
+
+
+class MigrationError(TaskrowError):
+    """A target revision that does not exist, or a move that was not asked for (a downgrade)."""
+
+
+def resolve_revision(revision: str) -> str | None:
+    """The id of ``revision`` (an id, a unique prefix of one, ``head`` or ``base``: None)."""
+    script = _scripts()
+    try:
+        found = script.get_revision(revision)
+    except CommandError as exc:
+        known = ", ".join(reversed([r.revision for r in script.walk_revisions()]))
+        raise MigrationError(
+            f"unknown revision {revision!r}: the revisions are {known} (or head, base)"
+        ) from exc
+    return None if found is None else found.revision
+
+
+def is_downgrade(current: str | None, target: str | None) -> bool:
+    """Whether moving from ``current`` to ``target`` (ids, None for base) goes back in history."""
+    order = [None, *reversed([r.revision for r in _scripts().walk_revisions()])]
+    if current not in order:
+        raise MigrationError(
+            f"the database is at revision {current!r}, which this version of taskrow does not "
+            "know (it was migrated by a newer one): upgrade taskrow"
+        )
+    return order.index(target) < order.index(current)
+
+
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
 
 
 class _connection:

@@ -6,6 +6,7 @@ import importlib
 import sys
 
 import click
+from sqlalchemy.engine import Engine
 
 import queue_core
 from queue_core import migrations
@@ -70,23 +71,58 @@ def main(ctx: click.Context) -> None:
 @main.command()
 @click.option("--sql", "dry_run", is_flag=True, help="Print the SQL instead of running it.")
 @click.option("--revision", default="head", show_default=True, help="Target revision.")
+@click.option(
+    "--downgrade",
+    is_flag=True,
+    help="Allow moving to an older revision (drops what the newer ones added, data included).",
+)
 @click.pass_obj
-def migrate(obj: Context, dry_run: bool, revision: str) -> None:
-    """Create or upgrade the task tables in the configured database and schema."""
+def migrate(obj: Context, dry_run: bool, revision: str, downgrade: bool) -> None:
+    """Create or upgrade the task tables in the configured database and schema.
+
+    A --revision older than the database's is a downgrade: refused unless --downgrade is given.
+    """
     schema = obj.settings.schema
+    try:
+        target = migrations.resolve_revision(revision)
+    except migrations.MigrationError as exc:
+        raise click.ClickException(str(exc)) from exc
     if dry_run:
-        click.echo(migrations.upgrade_sql(revision, schema=schema))
+        if downgrade:
+            raise click.UsageError("--sql prints an upgrade from an empty database only")
+        click.echo(migrations.upgrade_sql(target or "base", schema=schema))
         return
     engine = queue_core.create_engine(obj.database_url(), pool_size=1)
     try:
-        migrations.upgrade(engine, revision, schema=schema)
-        click.echo(
-            f"schema {schema} is at revision {migrations.current_revision(engine, schema=schema)}"
-        )
+        _move(engine, schema, target, downgrade)
     except queue_core.TaskrowError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
         engine.dispose()
+
+
+def _move(engine: Engine, schema: str, target: str | None, downgrade: bool) -> None:
+    current = migrations.current_revision(engine, schema=schema)
+    older = migrations.is_downgrade(current, target)
+    name = target or "base"
+    if older and not downgrade:
+        raise click.ClickException(
+            f"schema {schema} is at revision {current}; {name} is older, so this is a "
+            "downgrade: it drops what the newer revisions added, data included. Nothing was "
+            f"changed. To do it: taskrow migrate --revision {name} --downgrade"
+        )
+    if downgrade and not older:
+        raise click.ClickException(
+            f"--downgrade: schema {schema} is at revision {current or 'base'}, and {name} is "
+            "not older; nothing was changed"
+        )
+    if older:
+        migrations.downgrade(engine, name, schema=schema)
+    elif current != target:
+        migrations.upgrade(engine, name, schema=schema)
+    now = migrations.current_revision(engine, schema=schema)
+    note = " (it already was)" if now == current else f" (was {current or 'base'})"
+    click.echo(f"schema {schema} is at revision {now or 'base'}{note}")
 
 
 if __name__ == "__main__":

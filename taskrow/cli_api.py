@@ -30,6 +30,12 @@ commands: list[click.Command] = []
 ALL_SCOPES = ("enqueue", "read", "manage")
 
 
+class ConfigurationError(click.ClickException):
+    """A setting the API cannot start with, found before gunicorn starts: one line, exit 2."""
+
+    exit_code = 2
+
+
 class _Server(BaseApplication):  # type: ignore[misc]
     """gunicorn serving ``api.create_app``, built in each worker after the fork (own pool)."""
 
@@ -101,7 +107,7 @@ def serve(
     try:
         settings = api.ApiSettings.from_mapping(os.environ)
     except (api.SettingsError, queue_core.InvalidTaskError) as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise ConfigurationError(str(exc)) from exc
     if settings.database_url is None:
         raise click.UsageError("no database: set TASKROW_DATABASE_URL (or DATABASE_URL)")
     _check_schema(settings.database_url, settings.schema)

@@ -1,13 +1,15 @@
 """Fixtures shared by every test: a real Postgres and a fresh database per test.
 
 The server is the one named by TASKROW_TEST_DATABASE_URL, or else an embedded Postgres started
-for the session in a temporary folder. A template database is migrated once; each test gets
-its own database cloned from it (CREATE DATABASE ... TEMPLATE), dropped afterwards.
+for the session in a temporary folder (run as root, its data lives in the service folder of
+taskrow.embedded), removed at the end. A template database is migrated once; each test gets its
+own database cloned from it (CREATE DATABASE ... TEMPLATE), dropped afterwards.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -34,11 +36,12 @@ def pg_server() -> Iterator[PostgresServer]:
 
     folder = Path(tempfile.mkdtemp(prefix="taskrow-test-pg-"))
     server = EmbeddedPostgres(folder / "data")
-    server.start()
     try:
+        server.start()
         yield PostgresServer(url=server.url, embedded=server)
     finally:
-        server.stop(mode="immediate")
+        server.remove()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

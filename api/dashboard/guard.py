@@ -14,6 +14,7 @@ from flask import g, request, url_for
 from queue_core import ApiKey, dashboard_queries
 
 from ..auth import Operator, Principal, caller_of
+from ..settings import MIN_SECRET_LENGTH as MIN_SECRET_LENGTH
 from ..settings import ApiSettings
 from ..state import state, transaction
 from . import session
@@ -21,7 +22,6 @@ from .pages import CsrfFailed, DashboardError, LoginRequired
 
 logger = logging.getLogger(__name__)
 
-MIN_SECRET_LENGTH = 32
 REQUIRED_SCOPE = "manage"
 
 

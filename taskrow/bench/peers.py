@@ -72,9 +72,13 @@ def _peer(
     return figures
 
 
-def shared_bench() -> Path:
-    """The folder of ceiling.sh: TASKROW_BENCH_CEILING_DIR, or ../shared/bench."""
-    folder = Path(os.environ.get("TASKROW_BENCH_CEILING_DIR", ROOT.parent / "shared" / "bench"))
+CEILING = Path(__file__).resolve().parent / "ceiling"
+"""``ceiling.sh`` and its SQL scripts, shipped inside the package (so in the wheel too)."""
+
+
+def ceiling_folder() -> Path:
+    """The folder of ceiling.sh: TASKROW_BENCH_CEILING_DIR (another copy), else the shipped one."""
+    folder = Path(os.environ.get("TASKROW_BENCH_CEILING_DIR", CEILING))
     if not (folder / "ceiling.sh").exists():
         raise BenchError(f"ceiling.sh not found in {folder} (set TASKROW_BENCH_CEILING_DIR)")
     return folder
@@ -95,7 +99,7 @@ def pg_tools_env(url: str) -> dict[str, str]:
 
 def ceiling(url: str, clients: int = 4) -> dict[str, int]:
     """Run ceiling.sh as it is, from its folder, on the database ``url``; its lines as figures."""
-    folder = shared_bench()
+    folder = ceiling_folder()
     out = _must(
         ["bash", "ceiling.sh", str(clients)],
         "ceiling.sh",
@@ -114,7 +118,7 @@ def ceiling(url: str, clients: int = 4) -> dict[str, int]:
 def insert_ceiling(url: str, *, batch: bool, seconds: int = 5, clients: int = 4) -> int:
     """Rows/s that pgbench inserts on ceiling.sh's table: ceiling_batch_enqueue.sql (50 rows a
     statement) when ``batch``, else ceiling_enqueue.sql (one row a transaction)."""
-    folder = shared_bench()
+    folder = ceiling_folder()
     env = pg_tools_env(url)
     _must(["psql", "-q", "-f", "ceiling_schema.sql"], "psql", cwd=folder, env=env)
     script = "ceiling_batch_enqueue.sql" if batch else "ceiling_enqueue.sql"

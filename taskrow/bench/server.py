@@ -44,7 +44,7 @@ def server(database_url: str | None) -> Iterator[str]:
     try:
         yield embedded.start()
     finally:
-        embedded.stop(mode="immediate")
+        embedded.remove()
         shutil.rmtree(folder, ignore_errors=True)
 
 

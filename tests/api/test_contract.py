@@ -1,4 +1,5 @@
-"""Every row of the HTTP contract (DESIGN §5), through Flask's test client on real Postgres."""
+"""Every row of the HTTP contract (docs/architecture.md), through Flask's test client on real
+Postgres."""
 
 from __future__ import annotations
 

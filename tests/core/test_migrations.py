@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import sysconfig
+import zipfile
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -128,3 +129,17 @@ def test_installed_wheel_ships_the_migrations(tmp_path: Path, empty_db_url: str)
         assert migrations.current_revision(engine) == migrations.head_revision()
     finally:
         engine.dispose()
+    usage = subprocess.run(
+        [str(venv / "bin/taskrow"), "--help"], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert usage.returncode == 0, usage.stderr
+    assert all(name in usage.stdout for name in ("api", "dev", "migrate", "worker"))
+    # What `taskrow bench --compare` runs ships in the wheel, and the licence with it.
+    ceiling = subprocess.run(
+        [str(venv / "bin/python"), "-c", "from taskrow.bench import peers; "
+         "print(peers.ceiling_folder())"],
+        capture_output=True, text=True, check=True, cwd=tmp_path,
+    ).stdout.strip()
+    assert ceiling.startswith(str(venv)) and (Path(ceiling) / "ceiling_fused.sql").is_file()
+    names = zipfile.ZipFile(wheel).namelist()
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names), names[-8:]

@@ -1,6 +1,8 @@
-"""Model-based test: random sequences of operations against a plain-Python model of DESIGN §3.
+"""Model-based test: random sequences of operations against a plain-Python model of the task
+lifecycle (docs/architecture.md, section 3).
 
-After every step the database must agree with the model, and the invariants of DESIGN §1 hold:
+After every step the database must agree with the model, and the promises of
+docs/architecture.md hold:
 a running task holds exactly one lease token, attempts never exceed max_attempts, a stale token
 changes nothing, and no task is lost (every enqueued task is in the table until pruned).
 """
