@@ -29,7 +29,7 @@ typecheck: $(STAMP)
 contracts: $(STAMP)
 	$(BIN)/lint-imports
 
-pytest: $(STAMP) browser
+pytest: $(STAMP) browser ha-deps
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # The dashboard is tested in a real headless Chromium: Debian's package, installed when missing
@@ -50,3 +50,21 @@ clean:
 # fails if anything acknowledged was lost, stuck or overwritten. See docs/reliability.md.
 soak: $(STAMP)
 	$(BIN)/python -u -m tests.chaos.soak
+
+# Failover on a real Patroni cluster (tests/chaos/test_failover.py, tests/chaos/failover.py):
+# Debian's patroni and etcd-server, installed when missing (as root, with apt-get); elsewhere
+# install them yourself (e.g. `sudo apt-get install patroni etcd-server`).
+.PHONY: ha ha-deps
+ha-deps:
+	@{ command -v patroni && command -v etcd; } >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's patroni and etcd-server for the failover tests ..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq patroni etcd-server >/dev/null; \
+	  else \
+	    echo "the failover tests need Patroni and etcd: install Debian's patroni and etcd-server packages" >&2; exit 1; \
+	  fi; }
+
+# HA_FAILOVERS (default 3) failovers under load with synchronous, then asynchronous replication,
+# and the comparison table of docs/reliability.md; fails if synchronous mode lost anything.
+ha: $(STAMP) ha-deps
+	$(BIN)/python -u -m tests.chaos.failover

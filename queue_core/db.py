@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection, CursorResult, Engine
 from sqlalchemy.orm import Session, scoped_session
 
 from .errors import DatabaseError, DatabaseUnavailable, SchemaNotMigrated
+from .urls import parse_url
 
 #: What the state-machine functions accept: a Core connection, or an ORM session (its current
 #: transaction is used), scoped ones included (Flask-SQLAlchemy's ``db.session``). The caller
@@ -27,11 +28,9 @@ Executor = Connection | Session | scoped_session[Session]
 
 
 def engine_url(url: str) -> sa.URL:
-    """Parse a Postgres URL and select the psycopg 3 driver (``postgres://`` is accepted)."""
-    parsed = sa.make_url(url)
-    if parsed.drivername in ("postgres", "postgresql", "postgresql+psycopg"):
-        return parsed.set(drivername="postgresql+psycopg")
-    raise ValueError(f"not a PostgreSQL URL: {parsed.render_as_string(hide_password=True)}")
+    """Parse a Postgres URL and select the psycopg 3 driver (``postgres://`` is accepted); it
+    may name several hosts (:mod:`queue_core.urls`). A malformed one raises InvalidTaskError."""
+    return parse_url(url)
 
 
 #: libpq settings that notice a peer that vanished without closing the connection (host gone,

@@ -17,8 +17,9 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from .db import DEAD_PEER_DETECTION, engine_url
+from .db import DEAD_PEER_DETECTION
 from .schema import DEFAULT_SCHEMA, notify_channel
+from .urls import libpq_conninfo
 
 logger = logging.getLogger(__name__)
 
@@ -54,9 +55,7 @@ class Listener:
     """LISTENs on the enqueue channel of ``schema``; call :meth:`wait` from one thread only."""
 
     def __init__(self, url: str, *, schema: str = DEFAULT_SCHEMA, connect_timeout: int = 2) -> None:
-        self._conninfo = (
-            engine_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-        )
+        self._conninfo = libpq_conninfo(url)  # every host of a multi-host URL
         self._channel = notify_channel(schema)
         self._connect_timeout = connect_timeout
         self._conn: psycopg.Connection[tuple[object, ...]] | None = None

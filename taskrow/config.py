@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from queue_core import DEFAULT_SCHEMA, schema_name
+from queue_core import DEFAULT_SCHEMA, engine_url, schema_name
 
 
 @dataclasses.dataclass(frozen=True)
@@ -20,8 +20,12 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
+        """Raises InvalidTaskError (field ``database_url``) for a malformed database URL."""
+        url = environ.get("TASKROW_DATABASE_URL") or environ.get("DATABASE_URL") or None
+        if url is not None:
+            engine_url(url)  # checked here, so every command refuses it before connecting
         return cls(
-            database_url=environ.get("TASKROW_DATABASE_URL") or environ.get("DATABASE_URL") or None,
+            database_url=url,
             schema=schema_name(environ.get("TASKROW_SCHEMA", DEFAULT_SCHEMA)),
             data_dir=Path(environ.get("TASKROW_DATA_DIR", ".taskrow")),
         )

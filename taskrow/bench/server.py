@@ -13,7 +13,6 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 import queue_core
@@ -54,7 +53,8 @@ def database(server_url: str, name: str) -> str:
     sql.recreate_database(server_url, name)
     if name not in _created:
         _created.append(name)
-    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    named = queue_core.engine_url(server_url).set(database=name)
+    return named.render_as_string(hide_password=False)
 
 
 def queue_database(server_url: str, name: str, *, schema: str) -> str:
@@ -70,10 +70,10 @@ def queue_database(server_url: str, name: str, *, schema: str) -> str:
 
 def libpq_env(url: str) -> dict[str, str]:
     """PGHOST/PGPORT/PGUSER/PGDATABASE (and PGPASSWORD) for psql and pgbench."""
-    parts = make_url(url)
+    parts = queue_core.engine_url(url)  # several hosts: comma-separated, as libpq takes them
     env = {
-        "PGHOST": parts.host or "127.0.0.1",
-        "PGPORT": str(parts.port or 5432),
+        "PGHOST": parts.host or str(parts.query.get("host") or "127.0.0.1"),
+        "PGPORT": str(parts.port or parts.query.get("port") or 5432),
         "PGUSER": parts.username or "postgres",
         "PGDATABASE": parts.database or "postgres",
     }
@@ -84,4 +84,5 @@ def libpq_env(url: str) -> dict[str, str]:
 
 def plain_url(url: str) -> str:
     """``postgresql://`` form of the URL (no SQLAlchemy driver suffix), for other clients."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    plain = queue_core.engine_url(url).set(drivername="postgresql")
+    return plain.render_as_string(hide_password=False)
