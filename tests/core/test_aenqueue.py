@@ -146,3 +146,15 @@ def test_idempotency_and_typed_errors_match_the_sync_api(engine: Engine, db_url:
 def test_a_sync_connection_is_refused_with_a_typed_error(db_url: str) -> None:
     with psycopg.connect(db_url) as conn, pytest.raises(DatabaseError, match="AsyncConnection"):
         asyncio.run(queue_core.aenqueue(conn, "t"))  # type: ignore[arg-type]
+
+
+def test_a_connection_outside_any_transaction_gets_one_that_its_commit_ends(
+    engine: Engine, db_url: str
+) -> None:
+    async def body(engine_: AsyncEngine) -> queue_core.Task:
+        async with engine_.connect() as conn:  # no begin(): aenqueue begins, as SQLAlchemy would
+            task = await queue_core.aenqueue(conn, "t")
+            await conn.commit()
+            return task
+
+    assert get(engine, run(db_url, body).id).state is TaskState.QUEUED
