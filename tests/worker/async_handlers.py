@@ -92,11 +92,11 @@ async def awrite(
             {"m": marker, "p": os.getpid()},
         )
     if steal_url:
-        await asyncio.to_thread(_steal, steal_url, ctx.task_id)
+        await asyncio.to_thread(steal, steal_url, ctx.task_id)
     return {"marker": marker, "pid": os.getpid(), "attempt": ctx.attempt}
 
 
-def _steal(url: str, task_id: object) -> None:
+def steal(url: str, task_id: object) -> None:
     engine = queue_core.create_engine(url, pool_size=1)
     try:
         with engine.begin() as other:

@@ -18,7 +18,7 @@ from queue_core import NewTask, Task, TaskState
 from worker import Worker, WorkerConfig
 
 from ..support import wait_for
-from .async_handlers import registry
+from .async_handlers import registry, steal
 from .conftest import TIMEOUT, StartWorker, enqueue, fetch
 
 APP = "tests.worker.async_handlers"
@@ -230,3 +230,27 @@ def test_graceful_stop_cancels_and_releases_what_outlives_the_grace(
     released = fetch(engine, unfinished)
     assert (released.state, released.attempts, released.lease_token) == (TaskState.QUEUED, 0, None)
     assert marker.read_text() == "timed_out=False lease_lost=True"
+
+
+def test_a_lost_lease_cancels_the_coroutine(
+    engine: Engine, start_worker: StartWorker, tmp_path: Path, db_url: str
+) -> None:
+    marker = tmp_path / "marker"
+    task = enqueue(engine, "ahang", {"marker": str(marker)})
+    proc = start_worker("--lease", "1", app=APP)
+    wait_for(lambda: fetch(engine, task).state is TaskState.RUNNING, what="task running")
+    steal(db_url, task.id)  # another worker takes the task over
+    wait_for(marker.exists, what="the handler's coroutine to be cancelled")
+    assert marker.read_text() == "timed_out=False lease_lost=True"
+    proc.wait_log(f"task.lease_lost task_id={task.id}")
+    assert fetch(engine, task).worker_id == "thief"
+
+
+def test_the_process_pool_runs_sync_handlers_and_the_loop_runs_async_ones(
+    engine: Engine, start_worker: StartWorker
+) -> None:
+    sync_task = enqueue(engine, "sync_echo", {"n": 1})
+    async_task = enqueue(engine, "asleep", {"seconds": 0})
+    start_worker("--pool", "process", "--concurrency", "2", app=APP)
+    assert ended(engine, sync_task, TaskState.SUCCEEDED).result["thread"] == "MainThread"
+    assert ended(engine, async_task, TaskState.SUCCEEDED).result["thread"] == "taskrow-aio"
