@@ -50,11 +50,11 @@ def enqueue_noops(url: str, n: int, *, schema: str, task: str = "noop") -> None:
         engine.dispose()
 
 
-def drain_url(url: str, n: int, layout: Layout, *, schema: str) -> float:
+def drain_url(url: str, n: int, layout: Layout, *, schema: str, app: str = procs.APP) -> float:
     """Drain the ``n`` tasks queued in ``url``; returns tasks/s (counting only the tasks that
     finish from now on, so earlier history in the table is left out)."""
     env = {"TASKROW_DATABASE_URL": url, "TASKROW_SCHEMA": schema}
-    command = procs.worker_command(layout.threads, burst=True)
+    command = procs.worker_command(layout.threads, burst=True, app=app)
     engine = queue_core.create_engine(url, pool_size=1)
     started = datetime.now(UTC)
     try:
@@ -72,7 +72,15 @@ def drain_url(url: str, n: int, layout: Layout, *, schema: str) -> float:
     return n / seconds if seconds > 0 else float("inf")
 
 
-def drain_once(server_url: str, n: int, layout: Layout, *, schema: str) -> float:
+def drain_once(
+    server_url: str,
+    n: int,
+    layout: Layout,
+    *,
+    schema: str,
+    task: str = "noop",
+    app: str = procs.APP,
+) -> float:
     url = queue_database(server_url, "taskrow_bench_drain", schema=schema)
-    enqueue_noops(url, n, schema=schema)
-    return drain_url(url, n, layout, schema=schema)
+    enqueue_noops(url, n, schema=schema, task=task)
+    return drain_url(url, n, layout, schema=schema, app=app)

@@ -236,7 +236,70 @@ def run_http(o: Options) -> Report:
     return report
 
 
+ASYNC_APP = "taskrow.bench.aio_app"
+
+
+def run_async_drain(o: Options) -> Report:
+    """Like ``drain``, with no-op ``async def`` handlers on each worker's event loop."""
+    report = Report("async-drain")
+    n = o.n(20_000)
+    best: float | None = None
+    for layout in o.layouts:
+        rates = [
+            drain.drain_once(
+                o.server_url, n, layout, schema=o.schema, task="anoop", app=ASYNC_APP
+            )
+            for _ in range(o.repeat)
+        ]
+        rate = round(median(rates), 1)
+        label = f"taskrow async {layout} (processes x concurrency)"
+        report.add(f"taskrow_{layout}_tasks_per_s", label, rate, "tasks/s")
+        best = rate if best is None else max(best, rate)
+    report.add("taskrow_best_tasks_per_s", "taskrow async, best layout", best, "tasks/s")
+    report.figures["tasks"] = n
+    if o.compare:
+        runs = [
+            peers.pgqueuer("drain", database(o.server_url, "pgqueuer_bench"), n)
+            for _ in range(o.repeat)
+        ]
+        pgq = round(median([r["jobs_per_s"] for r in runs]), 1)
+        report.add("pgqueuer_jobs_per_s", "PgQueuer 1.6 (1 process, batch 10)", pgq, "jobs/s")
+        report.add("ratio_to_pgqueuer", "taskrow async / PgQueuer", ratio(best, pgq), "x")
+    return report
+
+
+def run_io_bound(o: Options) -> Report:
+    """Handlers that wait 50 ms: ``async def`` ones awaiting on the loop, then sync ones
+    sleeping in threads, at the same layout (the first of ``--layout``), interleaved."""
+    report = Report("io-bound")
+    n = o.n(2_000)
+    layout = o.layouts[0]
+    aio: list[float] = []
+    threads: list[float] = []
+    for _ in range(o.repeat):
+        for task, rates in (("await50", aio), ("sleep50", threads)):
+            rates.append(
+                drain.drain_once(
+                    o.server_url, n, layout, schema=o.schema, task=task, app=ASYNC_APP
+                )
+            )
+    rate_aio, rate_threads = round(median(aio), 1), round(median(threads), 1)
+    bound = round(layout.processes * layout.threads / 0.05, 1)
+    report.add(
+        "async_tasks_per_s", f"async handlers awaiting 50 ms ({layout})", rate_aio, "tasks/s"
+    )
+    report.add(
+        "threads_tasks_per_s", f"sync handlers sleeping 50 ms ({layout})", rate_threads, "tasks/s"
+    )
+    report.add("bound_tasks_per_s", "bound: slots / 50 ms", bound, "tasks/s")
+    report.add("ratio_async_to_threads", "async / threads", ratio(rate_aio, rate_threads), "x")
+    report.figures.update(tasks=n, layout=str(layout))
+    return report
+
+
 SCENARIOS = {
+    "async-drain": run_async_drain,
+    "io-bound": run_io_bound,
     "drain": run_drain,
     "enqueue-bulk": run_bulk,
     "latency": run_latency,

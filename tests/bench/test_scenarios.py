@@ -19,6 +19,8 @@ from ..support import PostgresServer
 
 TINY = ["--repeat", "1", "--layout", "1x4"]
 CASES = {
+    "async-drain": ["--tasks", "60", *TINY],
+    "io-bound": ["--tasks", "40", *TINY],
     "drain": ["--tasks", "60", *TINY],
     "enqueue-bulk": ["--tasks", "300", "--batch", "100", "--repeat", "1"],
     "latency": ["--rate", "20", "--seconds", "2", "--threads", "2"],
@@ -27,6 +29,8 @@ CASES = {
     "enqueue-http": ["--seconds", "1", "--connections", "2", "--http-workers", "1", "--no-rq"],
 }
 EXPECTED = {
+    "async-drain": ["taskrow_1x4_tasks_per_s", "taskrow_best_tasks_per_s"],
+    "io-bound": ["async_tasks_per_s", "threads_tasks_per_s", "ratio_async_to_threads"],
     "drain": ["taskrow_1x4_tasks_per_s", "taskrow_best_tasks_per_s"],
     "enqueue-bulk": [
         "taskrow_rows_per_s",
