@@ -72,6 +72,11 @@ async def arefuse(ctx: AsyncTaskContext) -> None:
     raise Fail("this input can never work")
 
 
+@registry.task("apicky", retry_on=(OSError,), max_attempts=5)
+async def apicky(ctx: AsyncTaskContext, kind: str) -> None:
+    raise OSError("transient") if kind == "io" else ValueError("a bug")
+
+
 @registry.task("anot_json")
 async def anot_json(ctx: AsyncTaskContext) -> object:
     return {"when": object()}

@@ -78,8 +78,10 @@ def test_retry_fail_bad_arguments_and_bad_results_as_for_sync_handlers(engine: E
     refused = enqueue(engine, "arefuse")
     unbound = enqueue(engine, "asleep", {"minutes": 1})
     not_json = enqueue(engine, "anot_json")
+    transient = enqueue(engine, "apicky", {"kind": "io"})
+    bug = enqueue(engine, "apicky", {"kind": "bug"})
     for _ in range(3):
-        run_once(engine)
+        run_once(engine, concurrency=8)
     assert (fetch(engine, flaky).state, fetch(engine, flaky).result) == (TaskState.SUCCEEDED, 3)
     assert (fetch(engine, refused).state, fetch(engine, refused).error_type) == (
         TaskState.DEAD,
@@ -87,6 +89,14 @@ def test_retry_fail_bad_arguments_and_bad_results_as_for_sync_handlers(engine: E
     )
     assert fetch(engine, unbound).error_type == "BadArguments"
     assert fetch(engine, not_json).error_type == "InvalidResult"
+    assert (fetch(engine, transient).state, fetch(engine, transient).attempts) == (
+        TaskState.QUEUED,
+        1,
+    )  # retry_on matched: retried (after a backoff)
+    assert (fetch(engine, bug).state, fetch(engine, bug).error_type) == (
+        TaskState.DEAD,
+        "ValueError",
+    )
 
 
 def test_async_transaction_commits_with_the_completion(side_effects: Engine) -> None:
