@@ -16,6 +16,12 @@ async def anoop(ctx: AsyncTaskContext) -> None:
     """Does nothing, on the worker's event loop: the async drain measures the queue."""
 
 
+@registry.task("stamp")
+async def stamp(ctx: AsyncTaskContext) -> dict[str, float]:
+    """The wake-up latency's handler, async: the wall-clock time at which it started."""
+    return {"t": time.time()}
+
+
 @registry.task("await50")
 async def await50(ctx: AsyncTaskContext) -> None:
     """I/O-bound work, async: awaits 50 ms."""

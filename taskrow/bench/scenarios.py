@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import bulk, drain, history, http, latency, memory, peers
+from . import bulk, drain, history, http, latency, memory, peers, procs
 from .report import Report, median, ratio
 from .server import database
+
+#: The handlers of the async scenarios (async-drain, async-latency, io-bound).
+ASYNC_APP = "taskrow.bench.aio_app"
 
 
 @dataclass(frozen=True)
@@ -134,9 +137,17 @@ def run_bulk(o: Options) -> Report:
 
 
 def run_latency(o: Options) -> Report:
-    report = Report("latency")
+    return _latency_report(o, Report("latency"), procs.APP)
+
+
+def run_async_latency(o: Options) -> Report:
+    """``latency`` with an ``async def`` handler on the worker's event loop."""
+    return _latency_report(o, Report("async-latency"), ASYNC_APP)
+
+
+def _latency_report(o: Options, report: Report, app: str) -> Report:
     seconds = o.seconds
-    got = latency.latency(o.server_url, o.rate, seconds, o.threads, schema=o.schema)
+    got = latency.latency(o.server_url, o.rate, seconds, o.threads, schema=o.schema, app=app)
     report.add("taskrow_p50_ms", "taskrow p50", got.p50_ms, "ms")
     report.add("taskrow_p99_ms", "taskrow p99", got.p99_ms, "ms")
     report.add("taskrow_max_ms", "taskrow max", got.max_ms, "ms")
@@ -236,9 +247,6 @@ def run_http(o: Options) -> Report:
     return report
 
 
-ASYNC_APP = "taskrow.bench.aio_app"
-
-
 def run_async_drain(o: Options) -> Report:
     """Like ``drain``, with no-op ``async def`` handlers on each worker's event loop."""
     report = Report("async-drain")
@@ -299,6 +307,7 @@ def run_io_bound(o: Options) -> Report:
 
 SCENARIOS = {
     "async-drain": run_async_drain,
+    "async-latency": run_async_latency,
     "io-bound": run_io_bound,
     "drain": run_drain,
     "enqueue-bulk": run_bulk,
