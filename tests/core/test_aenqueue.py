@@ -4,6 +4,7 @@ AsyncConnection and AsyncSession; the same validation, idempotency and errors as
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -158,3 +159,21 @@ def test_a_connection_outside_any_transaction_gets_one_that_its_commit_ends(
             return task
 
     assert get(engine, run(db_url, body).id).state is TaskState.QUEUED
+
+
+@pytest.mark.parametrize(
+    ("sync", "async_"),
+    [
+        (queue_core.enqueue, queue_core.aenqueue),
+        (queue_core.enqueue_many, queue_core.aenqueue_many),
+        (queue_core.get, queue_core.aget),
+        (queue_core.progress, queue_core.aprogress),
+        (queue_core.complete_many, queue_core.acomplete_many),
+    ],
+)
+def test_each_async_twin_takes_the_sync_functions_parameters(sync: Any, async_: Any) -> None:
+    def shape(fn: Any) -> list[tuple[str, object, object]]:
+        return [(p.name, p.kind, p.default) for p in inspect.signature(fn).parameters.values()]
+
+    assert inspect.iscoroutinefunction(async_)
+    assert shape(async_) == shape(sync)

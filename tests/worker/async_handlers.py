@@ -112,3 +112,7 @@ def steal(url: str, task_id: object) -> None:
             assert queue_core.claim(other, ["default"], 1, worker_id="thief")
     finally:
         engine.dispose()
+
+
+#: A sync callable that returns a coroutine (so it registers as sync): refused when it returns.
+registry.task("wrapped_async")(lambda ctx: asleep(ctx, 0))

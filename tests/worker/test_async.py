@@ -99,6 +99,17 @@ def test_retry_fail_bad_arguments_and_bad_results_as_for_sync_handlers(engine: E
     )
 
 
+def test_a_sync_handler_returning_a_coroutine_ends_dead_with_a_clear_error(
+    engine: Engine, recwarn: pytest.WarningsRecorder
+) -> None:
+    task = enqueue(engine, "wrapped_async")
+    run_once(engine)
+    done = fetch(engine, task)
+    assert (done.state, done.error_type) == (TaskState.DEAD, "InvalidResult")
+    assert "returned a coroutine; make it `async def`" in str(done.error_message)
+    assert not [w for w in recwarn if "never awaited" in str(w.message)]
+
+
 def test_async_transaction_commits_with_the_completion(side_effects: Engine) -> None:
     marker = uuid.uuid4().hex
     task = enqueue(side_effects, "awrite", {"marker": marker})
