@@ -108,7 +108,9 @@ class AsyncPool:
     def start(self) -> None:
         self._thread = threading.Thread(target=self._main, name="taskrow-aio", daemon=True)
         self._thread.start()
-        self._ready.wait()
+        while not self._ready.wait(0.1):
+            if not self._thread.is_alive():
+                raise RuntimeError("the worker's event loop failed to start (see the log)")
         threading.Thread(target=self._watch, name="taskrow-aio-watchdog", daemon=True).start()
 
     def submit(self, job: Job) -> None:
@@ -129,7 +131,11 @@ class AsyncPool:
 
     def _main(self) -> None:
         asyncio.set_event_loop(self._loop)
-        self._loop.run_until_complete(self._serve())
+        try:
+            self._loop.run_until_complete(self._serve())
+        except Exception:
+            logger.exception("worker.loop_failed")
+            raise
 
     async def _serve(self) -> None:
         self._stop = asyncio.Event()
