@@ -64,6 +64,10 @@ def run_handler(spec: TaskSpec, args: dict[str, Any], ctx: TaskContext) -> Succe
         result = spec.fn(ctx, **args)
     except Exception as exc:  # noqa: BLE001 - the one place user code's exceptions are caught
         return classify(exc, spec, ctx.attempt)
+    if inspect.iscoroutine(result):  # e.g. a lambda or wrapper around an async function
+        result.close()
+        message = f"{spec.name}: the handler returned a coroutine; make it `async def`"
+        return Failed("InvalidResult", message, None, retryable=False)
     return checked_result(result)
 
 
