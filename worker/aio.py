@@ -253,23 +253,12 @@ class AsyncPool:
             if answered.wait(self._blocked_after):
                 continue
             job = self._current_job()
-            task_id, name = (job.task.id, job.task.task) if job else ("-", "-")
-            logger.warning(
-                "worker.loop_blocked task_id=%s task=%s blocked_for=%.3f",
-                task_id,
-                name,
-                time.monotonic() - started,
-            )
+            _log_loop("worker.loop_blocked", job, "blocked_for", time.monotonic() - started)
             while not answered.wait(SWEEP_SECONDS):
                 if self._closed.is_set():
                     return
                 self._flag_overdue(time.monotonic())
-            logger.warning(
-                "worker.loop_unblocked task_id=%s task=%s duration=%.3f",
-                task_id,
-                name,
-                time.monotonic() - started,
-            )
+            _log_loop("worker.loop_unblocked", job, "duration", time.monotonic() - started)
 
     def _current_job(self) -> Job | None:
         task = asyncio.current_task(self._loop)  # the coroutine holding the loop right now
@@ -389,6 +378,14 @@ def _stop_reason(job: Job, now: float) -> str | None:
     if job.flags.timed_out.is_set() or (deadline is not None and now >= deadline):
         return _TIMEOUT
     return None
+
+
+def _log_loop(event: str, job: Job | None, key: str, seconds: float) -> None:
+    """A line about the loop, naming the task whose coroutine held it (``-`` if none)."""
+    task_id, name = (str(job.task.id), job.task.task) if job else ("-", "-")
+    fields = {"event": event, "task_id": task_id, "task": name, key: round(seconds, 3)}
+    message = "%s task_id=%s task=%s %s=%.3f"
+    logger.warning(message, event, task_id, name, key, seconds, extra={"fields": fields})
 
 
 def _flag_timeout(job: Job) -> None:
