@@ -2,7 +2,8 @@
 
 Functions take the caller's SQLAlchemy ``Connection`` (or ORM ``Session``) and never commit:
 the caller owns the transaction, so a task can be enqueued atomically with the caller's own
-writes. See :mod:`queue_core.errors` for the error tree.
+writes. The ``a``-prefixed twins (``aenqueue``, ``aget``, ...) do the same on an async
+connection (:mod:`queue_core.aio`). See :mod:`queue_core.errors` for the error tree.
 """
 
 from .admin import (
@@ -15,6 +16,15 @@ from .admin import (
     retry,
     retry_queue,
     stats,
+)
+from .aio import (
+    AsyncExecutor,
+    acomplete_many,
+    aenqueue,
+    aenqueue_many,
+    aget,
+    aprogress,
+    create_async_engine,
 )
 from .db import Executor, create_engine, engine_url, translate_errors
 from .enqueue import DEFAULT_QUEUE, DEFAULT_TENANT, NewTask, enqueue, enqueue_many, enqueue_many_ids
@@ -93,6 +103,7 @@ __all__ = [
     "FINISHED_STATES",
     "LIVE_SECONDS",
     "ApiKey",
+    "AsyncExecutor",
     "Claimed",
     "CreatedKey",
     "DatabaseError",
@@ -119,14 +130,20 @@ __all__ = [
     "TaskState",
     "TaskrowError",
     "TenantLimit",
+    "acomplete_many",
     "adopt",
+    "aenqueue",
+    "aenqueue_many",
+    "aget",
     "announce_worker",
+    "aprogress",
     "authenticate",
     "cancel",
     "claim",
     "clear_tenant_limit",
     "complete",
     "complete_many",
+    "create_async_engine",
     "create_engine",
     "create_key",
     "create_operator_key",

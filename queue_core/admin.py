@@ -12,10 +12,11 @@ from datetime import datetime
 from sqlalchemy.engine import Engine
 
 from . import statements, validation
-from .db import Executor, run, run_direct, translate_errors
+from .db import Executor, run, translate_errors
 from .errors import InvalidTaskError, InvalidTransition, TaskNotFound
 from .models import QueueStats, Task, TaskState
 from .schema import DEFAULT_SCHEMA, notify_channel
+from .steps import Steps, drive
 
 MAX_PAGE = 1000
 
@@ -28,10 +29,13 @@ def get(
     schema: str = DEFAULT_SCHEMA,
 ) -> Task:
     """The task, or :class:`TaskNotFound` (also for another tenant's task)."""
+    return drive(executor, get_steps(task_id, tenant=tenant, schema=schema))
+
+
+def get_steps(task_id: uuid.UUID | str, *, tenant: str | None, schema: str) -> Steps[Task]:
+    """:func:`get` as steps (queue_core.steps), for the sync and async API alike."""
     tid = parse_id(task_id)
-    rows = run_direct(
-        executor, statements.for_schema(schema).get, {"id": tid, "tenant": tenant}
-    ).rows
+    rows = (yield statements.for_schema(schema).get, {"id": tid, "tenant": tenant}).rows
     row = rows[0] if rows else None
     if row is None:
         raise TaskNotFound(tid)

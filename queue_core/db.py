@@ -65,13 +65,7 @@ def create_engine(
     query string take precedence.
     """
     parsed = engine_url(url)
-    connect_args: dict[str, object] = {
-        "connect_timeout": connect_timeout,
-        "application_name": application_name,
-        **DEAD_PEER_DETECTION,
-    }
-    for name in parsed.query:
-        connect_args.pop(name, None)
+    connect_args = _connect_args(parsed, connect_timeout, application_name)
     engine = sa.create_engine(
         parsed,
         pool_size=pool_size,
@@ -82,6 +76,20 @@ def create_engine(
     if pre_ping:
         _ping_idle_connections(engine)
     return engine
+
+
+def _connect_args(
+    parsed: sa.URL, connect_timeout: int, application_name: str
+) -> dict[str, object]:
+    """What every taskrow engine (sync or async) passes to libpq, unless the URL says otherwise."""
+    connect_args: dict[str, object] = {
+        "connect_timeout": connect_timeout,
+        "application_name": application_name,
+        **DEAD_PEER_DETECTION,
+    }
+    for name in parsed.query:
+        connect_args.pop(name, None)
+    return connect_args
 
 
 #: A pooled connection unused for longer than this is checked with a ping before it is handed

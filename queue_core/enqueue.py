@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from . import statements, tracing, validation
-from .db import Executor, run, run_direct
+from .db import Executor, run_direct
 from .errors import (
     DatabaseError,
     DatabaseUnavailable,
@@ -25,6 +25,7 @@ from .errors import (
 )
 from .models import JSON, Task, TaskId
 from .schema import DEFAULT_SCHEMA, notify_channel
+from .steps import Steps, drive
 
 DEFAULT_QUEUE = "default"
 DEFAULT_TENANT = "default"
@@ -114,10 +115,17 @@ def enqueue_many(
     earlier, perhaps long ago) nothing is written unless that key is still live, checked in
     the same statement; else :class:`KeyRevoked` is raised.
     """
+    return drive(executor, enqueue_steps(tasks, tenant=tenant, schema=schema, key_id=key_id))
+
+
+def enqueue_steps(
+    tasks: Sequence[NewTask], *, tenant: str, schema: str, key_id: str | None
+) -> Steps[list[Task]]:
+    """:func:`enqueue_many` as steps (queue_core.steps): the sync and async enqueue alike."""
     rows = _validate_batch(tasks, tenant)
     with tracing.producer(sorted({row.queue for row in rows}), len(rows)) as span:
         rows = _traced(rows, tracing.traceparent(span))
-        found = _enqueue_rows(executor, rows, tenant, schema, key_id)
+        found = yield from _enqueue_rows(rows, tenant, schema, key_id)
         if span is not None and len(found) == 1:
             span.set_attribute("messaging.message.id", str(found[0].id))
         return found
@@ -131,23 +139,21 @@ def _traced(rows: list[_Row], traceparent: str | None) -> list[_Row]:
 
 
 def _enqueue_rows(
-    executor: Executor, rows: list[_Row], tenant: str, schema: str, key_id: str | None
-) -> list[Task]:
+    rows: list[_Row], tenant: str, schema: str, key_id: str | None
+) -> Steps[list[Task]]:
     stmts = statements.for_schema(schema)
     params = _bind(rows, tenant, schema)
     if key_id is not None:
         params["key_id"] = key_id
-    inserted = run_direct(
-        executor, stmts.enqueue if key_id is None else stmts.enqueue_as_key, params
-    )
+    inserted = yield (stmts.enqueue if key_id is None else stmts.enqueue_as_key), params
     by_id = {task.id: task for task in map(Task.from_row, inserted.rows)}
     missing = [row for row in rows if row.id not in by_id]
     if missing:
         if key_id is not None and not inserted.rows:
-            live = run_direct(executor, stmts.key_is_live, {"key_id": key_id}).rows[0].live
+            live = (yield stmts.key_is_live, {"key_id": key_id}).rows[0].live
             if not live:
                 raise KeyRevoked(key_id)
-        by_id.update(_existing(executor, missing, tenant, schema))
+        by_id.update((yield from _existing(missing, tenant, schema)))
     return [by_id[row.id] for row in rows]
 
 
@@ -171,7 +177,7 @@ def enqueue_many_ids(
     found = run_direct(executor, statements_.enqueue_ids, _bind(rows, tenant, schema))
     inserted = {TaskId(row.id) for row in found.rows}
     missing = [row for row in rows if row.id not in inserted]
-    existing = _existing(executor, missing, tenant, schema) if missing else {}
+    existing = drive(executor, _existing(missing, tenant, schema)) if missing else {}
     return [row.id if row.id in inserted else existing[row.id].id for row in rows]
 
 
@@ -278,17 +284,12 @@ def _row_json(row: _Row) -> str:
     return text + "}"
 
 
-def _existing(
-    executor: Executor, missing: list[_Row], tenant: str, schema: str
-) -> dict[TaskId, Task]:
+def _existing(missing: list[_Row], tenant: str, schema: str) -> Steps[dict[TaskId, Task]]:
     """Tasks already holding the keys of rows the insert skipped, checked for equal content."""
     keys = [row.idempotency_key for row in missing]
-    found = run(
-        executor,
-        statements.for_schema(schema).by_idempotency_keys,
-        {"tenant": tenant, "keys": keys},
-    )
-    by_key = {task.idempotency_key: task for task in map(Task.from_row, found)}
+    params = {"tenant": tenant, "keys": keys}
+    found = yield statements.for_schema(schema).by_idempotency_keys, params
+    by_key = {task.idempotency_key: task for task in map(Task.from_row, found.rows)}
     result: dict[TaskId, Task] = {}
     for row in missing:
         key = str(row.idempotency_key)

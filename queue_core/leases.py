@@ -17,6 +17,7 @@ from .db import Executor, run, run_direct
 from .errors import InvalidTaskError, LeaseLost
 from .models import JSON, Claimed, Failure, Heartbeat, Lease, Round, Task, TaskId, TaskState
 from .schema import DEFAULT_SCHEMA
+from .steps import Steps, drive
 
 DEFAULT_LEASE_SECONDS = 30.0
 MAX_CLAIM = 1000
@@ -83,6 +84,13 @@ def progress(
 
     Raises :class:`LeaseLost` when the lease no longer holds.
     """
+    return drive(executor, progress_steps(lease, current, total, message, schema=schema))
+
+
+def progress_steps(
+    lease: Lease, current: int | None, total: int | None, message: str | None, *, schema: str
+) -> Steps[bool]:
+    """:func:`progress` as steps (queue_core.steps), for the sync and async worker alike."""
     limit = 2**63 - 1
     params = {
         "id": lease.task_id,
@@ -93,10 +101,10 @@ def progress(
         if message is None
         else validation.text(message, "message", max_length=1000),
     }
-    row = run(executor, statements.for_schema(schema).progress, params).first()
-    if row is None:
+    rows = (yield statements.for_schema(schema).progress, params).rows
+    if not rows:
         raise LeaseLost(lease.task_id)
-    return bool(row.cancel_requested)
+    return bool(rows[0].cancel_requested)
 
 
 def complete(
@@ -124,10 +132,18 @@ def complete_many(
     With ``durable=False`` the commit does not wait for the WAL flush: cheaper, but after a
     Postgres crash a task already shown as succeeded may be lost back to running and run again.
     """
+    return drive(executor, complete_steps(outcomes, durable=durable, schema=schema))
+
+
+def complete_steps(
+    outcomes: Sequence[tuple[Lease, JSON]], *, durable: bool, schema: str
+) -> Steps[set[TaskId]]:
+    """:func:`complete_many` as steps (queue_core.steps), for the sync and async worker alike."""
     if not outcomes:
         return set()
     params = {**_complete_params(outcomes), "synchronous_commit": _commit_mode(durable)}
-    return {TaskId(row.id) for row in run(executor, statements.for_schema(schema).complete, params)}
+    found = yield statements.for_schema(schema).complete, params
+    return {TaskId(row.id) for row in found.rows}
 
 
 def fail(

@@ -1,11 +1,13 @@
 """taskrow's worker runtime: stateless processes that lease, run, heartbeat and record tasks.
 
 Register handlers on a :class:`Registry` (or the default one through :func:`task` and
-:func:`periodic`); a handler is called as ``fn(ctx, **args)`` with a :class:`TaskContext`.
+:func:`periodic`); a handler is called as ``fn(ctx, **args)`` with a :class:`TaskContext`, an
+``async def`` one with an :class:`AsyncTaskContext` (it runs on the worker's event loop).
 Run them with :class:`Worker` (or ``taskrow worker --app MODULE[:REGISTRY]``). See
 :mod:`worker.errors` for the error tree and docs/worker.md for the whole picture.
 """
 
+from .aio_context import AsyncTaskContext
 from .config import WorkerConfig
 from .context import TaskContext
 from .errors import (
@@ -27,6 +29,7 @@ __all__ = [
     "EXIT_OK",
     "EXIT_RELEASED",
     "AppError",
+    "AsyncTaskContext",
     "Cancelled",
     "Fail",
     "Metrics",

@@ -354,7 +354,9 @@ class Worker:
 
     def _start(self, *, listen: bool = True) -> None:
         self._last_claim_empty = False
-        self._pool = make_pool(self.config, self.engine, self._on_done, app=self._app)
+        self._pool = make_pool(
+            self.config, self.engine, self._on_done, app=self._app, registry=self.registry
+        )
         self._pool.start()
         if listen and self.config.listen and self._database_url is not None:
             start_listener(

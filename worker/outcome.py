@@ -61,15 +61,27 @@ Outcome = Succeeded | Failed | Recorded
 
 def run_handler(spec: TaskSpec, args: dict[str, Any], ctx: TaskContext) -> Succeeded | Failed:
     """Call ``spec.fn(ctx, **args)`` and classify the result or exception."""
-    try:
-        _signature(spec.fn).bind(ctx, **args)
-    except TypeError as exc:
-        return Failed("BadArguments", f"{spec.name}: {exc}", retryable=False)
+    unbound = bad_arguments(spec, args, ctx)
+    if unbound is not None:
+        return unbound
     try:
         result = spec.fn(ctx, **args)
     except Exception as exc:  # noqa: BLE001 - the one place user code's exceptions are caught
         return classify(exc, spec, ctx.attempt)
+    if inspect.iscoroutine(result):  # e.g. a lambda or wrapper around an async function
+        result.close()
+        message = f"{spec.name}: the handler returned a coroutine; make it `async def`"
+        return Failed("InvalidResult", message, None, retryable=False)
     return checked_result(result)
+
+
+def bad_arguments(spec: TaskSpec, args: dict[str, Any], ctx: object) -> Failed | None:
+    """The final failure of args that do not bind to the handler's signature, else None."""
+    try:
+        _signature(spec.fn).bind(ctx, **args)
+    except TypeError as exc:
+        return Failed("BadArguments", f"{spec.name}: {exc}", retryable=False)
+    return None
 
 
 @functools.lru_cache(maxsize=1024)

@@ -21,6 +21,7 @@ from queue_core import DEFAULT_QUEUE, InvalidTaskError, Task, enqueue
 from queue_core.db import Executor
 
 from .errors import AppError, RegistryError
+from .kinds import check_handler
 
 Handler = Callable[..., Any]
 _NAME = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
@@ -90,6 +91,7 @@ class Registry:
         """Register the decorated function under ``name`` (default: ``module.qualname``)."""
 
         def register(fn: Handler) -> Handler:
+            check_handler(name or repr(fn), fn)
             spec = TaskSpec(
                 name or f"{fn.__module__}.{fn.__qualname__}",
                 fn,
@@ -130,7 +132,9 @@ class Registry:
         return register
 
     def add(self, spec: TaskSpec) -> None:
-        """Register a spec; raises :class:`RegistryError` on a bad or duplicate name."""
+        """Register a spec; raises :class:`RegistryError` on a bad or duplicate name, or on a
+        handler that cannot run (not callable, a generator or an async generator)."""
+        check_handler(spec.name, spec.fn)
         if not _NAME.fullmatch(spec.name):
             raise RegistryError(
                 f"{spec.name!r} is not a valid task name (1-128 of A-Z a-z 0-9 _.:-)"

@@ -61,10 +61,10 @@ class Drained(NamedTuple):
     costs: dict[str, float | None]  # per task: see meter.per_task
 
 
-def drain_url(url: str, n: int, layout: Layout, *, schema: str) -> float:
+def drain_url(url: str, n: int, layout: Layout, *, schema: str, app: str = procs.APP) -> float:
     """Drain the ``n`` tasks queued in ``url``; returns tasks/s (counting only the tasks that
     finish from now on, so earlier history in the table is left out)."""
-    return drain_measured(url, n, layout, schema=schema).rate
+    return drain_measured(url, n, layout, schema=schema, app=app).rate
 
 
 def startup_cpu(server_url: str, *, schema: str) -> float:
@@ -86,12 +86,12 @@ def _env(url: str, schema: str) -> dict[str, str]:
 
 
 def drain_measured(
-    url: str, n: int, layout: Layout, *, schema: str, startup: float = 0.0
+    url: str, n: int, layout: Layout, *, schema: str, startup: float = 0.0, app: str = procs.APP
 ) -> Drained:
     """:func:`drain_url`, with what the drain cost per task (CPU, WAL, transactions); each
     process's ``startup`` CPU seconds are left out of the client's."""
     env = _env(url, schema)
-    command = procs.worker_command(layout.threads, burst=True)
+    command = procs.worker_command(layout.threads, burst=True, app=app)
     engine = queue_core.create_engine(url, pool_size=1)
     started = datetime.now(UTC)
     before = meter.read(url)
@@ -114,8 +114,15 @@ def drain_measured(
 
 
 def drain_once(
-    server_url: str, n: int, layout: Layout, *, schema: str, startup: float = 0.0
+    server_url: str,
+    n: int,
+    layout: Layout,
+    *,
+    schema: str,
+    startup: float = 0.0,
+    task: str = "noop",
+    app: str = procs.APP,
 ) -> Drained:
     url = queue_database(server_url, "taskrow_bench_drain", schema=schema)
-    enqueue_noops(url, n, schema=schema)
-    return drain_measured(url, n, layout, schema=schema, startup=startup)
+    enqueue_noops(url, n, schema=schema, task=task)
+    return drain_measured(url, n, layout, schema=schema, startup=startup, app=app)

@@ -36,12 +36,22 @@ def summarize(ms: list[float]) -> Latency:
     return Latency(len(ms), round(statistics.median(ms), 3), round(p99, 3), round(ms[-1], 3))
 
 
-def latency(server_url: str, rate: float, seconds: float, threads: int, *, schema: str) -> Latency:
+def latency(
+    server_url: str,
+    rate: float,
+    seconds: float,
+    threads: int,
+    *,
+    schema: str,
+    app: str = procs.APP,
+) -> Latency:
+    """``app``'s ``stamp`` handler (sync in taskrow.bench.app, async in its aio_app)."""
     url = queue_database(server_url, "taskrow_bench_latency", schema=schema)
     env = {"TASKROW_DATABASE_URL": url, "TASKROW_SCHEMA": schema}
     engine = queue_core.create_engine(url, pool_size=2)
+    command = procs.worker_command(threads, burst=False, app=app)
     try:
-        with procs.running([procs.worker_command(threads, burst=False)], env) as workers:
+        with procs.running([command], env) as workers:
             _enqueue(engine, schema)  # warm-up: the worker is up and listening once it ran
             procs.wait_until(
                 lambda: _succeeded(engine, schema) == 1, 60, "the worker to start", watch=workers

@@ -38,8 +38,10 @@ def wait_until(
         time.sleep(every)
 
 
-def worker_command(concurrency: int, *, burst: bool, queues: str = "default") -> list[str]:
-    command = [sys.executable, "-m", "taskrow.cli", "worker", "--app", APP, "--queues", queues]
+def worker_command(
+    concurrency: int, *, burst: bool, queues: str = "default", app: str = APP
+) -> list[str]:
+    command = [sys.executable, "-m", "taskrow.cli", "worker", "--app", app, "--queues", queues]
     command += ["--concurrency", str(concurrency), "--grace", "5"]
     return [*command, "--burst"] if burst else command
 

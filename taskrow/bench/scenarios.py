@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import bulk, drain, history, http, latency, memory, meter, peers
+from . import bulk, drain, history, http, latency, memory, meter, peers, procs
 from .report import Report, median, ratio
 from .server import database
+
+#: The handlers of the async scenarios (async-drain, async-latency, io-bound).
+ASYNC_APP = "taskrow.bench.aio_app"
 
 
 @dataclass(frozen=True)
@@ -46,28 +49,38 @@ class Options:
 def run_drain(o: Options) -> Report:
     """taskrow at each layout searched (its defaults among them); with ``--compare``, every
     peer at each of its layouts too, then best/best and default/default ratios."""
-    report = Report("drain")
+    return _drain_report(o, Report("drain"), "taskrow", task="noop", app=procs.APP)
+
+
+def run_async_drain(o: Options) -> Report:
+    """Like ``drain``, with no-op ``async def`` handlers on each worker's event loop."""
+    return _drain_report(o, Report("async-drain"), "taskrow async", task="anoop", app=ASYNC_APP)
+
+
+def _drain_report(o: Options, report: Report, name: str, *, task: str, app: str) -> Report:
     n = o.n(20_000)
     layouts = _with_default(o.layouts, drain.DEFAULT_LAYOUT)
     startup = drain.startup_cpu(o.server_url, schema=o.schema)
     rates: dict[drain.Layout, float] = {}
     for layout in layouts:
         runs = [
-            drain.drain_once(o.server_url, n, layout, schema=o.schema, startup=startup)
+            drain.drain_once(
+                o.server_url, n, layout, schema=o.schema, startup=startup, task=task, app=app
+            )
             for _ in range(o.repeat)
         ]
         rates[layout] = round(median([r.rate for r in runs]), 1)
         tag = " (its defaults)" if layout == drain.DEFAULT_LAYOUT else ""
         report.add(
             f"taskrow_{layout}_tasks_per_s",
-            f"taskrow {layout} (processes x concurrency){tag}",
+            f"{name} {layout} (processes x concurrency){tag}",
             rates[layout],
             "tasks/s",
         )
-        _cost_row(report, f"taskrow_{layout}", f"  taskrow {layout}", [r.costs for r in runs])
+        _cost_row(report, f"taskrow_{layout}", f"  {name} {layout}", [r.costs for r in runs])
     best_layout = max(rates, key=rates.__getitem__)
     best, default = rates[best_layout], rates[drain.DEFAULT_LAYOUT]
-    report.add("taskrow_best_tasks_per_s", f"taskrow, best layout ({best_layout})", best, "tasks/s")
+    report.add("taskrow_best_tasks_per_s", f"{name}, best layout ({best_layout})", best, "tasks/s")
     report.figures.update(tasks=n, taskrow_best_layout=str(best_layout))
     if o.compare:
         _compare_drain(o, report, n, best, default)
@@ -237,9 +250,17 @@ def run_bulk(o: Options) -> Report:
 
 
 def run_latency(o: Options) -> Report:
-    report = Report("latency")
+    return _latency_report(o, Report("latency"), procs.APP)
+
+
+def run_async_latency(o: Options) -> Report:
+    """``latency`` with an ``async def`` handler on the worker's event loop."""
+    return _latency_report(o, Report("async-latency"), ASYNC_APP)
+
+
+def _latency_report(o: Options, report: Report, app: str) -> Report:
     seconds = o.seconds
-    got = latency.latency(o.server_url, o.rate, seconds, o.threads, schema=o.schema)
+    got = latency.latency(o.server_url, o.rate, seconds, o.threads, schema=o.schema, app=app)
     report.add("taskrow_p50_ms", "taskrow p50", got.p50_ms, "ms")
     report.add("taskrow_p99_ms", "taskrow p99", got.p99_ms, "ms")
     report.add("taskrow_max_ms", "taskrow max", got.max_ms, "ms")
@@ -361,7 +382,39 @@ def _http_rows(
     return rate
 
 
+def run_io_bound(o: Options) -> Report:
+    """Handlers that wait 50 ms: ``async def`` ones awaiting on the loop, then sync ones
+    sleeping in threads, at the same layout (the first of ``--layout``), interleaved."""
+    report = Report("io-bound")
+    n = o.n(2_000)
+    layout = o.layouts[0]
+    aio: list[float] = []
+    threads: list[float] = []
+    for _ in range(o.repeat):
+        for task, rates in (("await50", aio), ("sleep50", threads)):
+            rates.append(
+                drain.drain_once(
+                    o.server_url, n, layout, schema=o.schema, task=task, app=ASYNC_APP
+                ).rate
+            )
+    rate_aio, rate_threads = round(median(aio), 1), round(median(threads), 1)
+    bound = round(layout.processes * layout.threads / 0.05, 1)
+    report.add(
+        "async_tasks_per_s", f"async handlers awaiting 50 ms ({layout})", rate_aio, "tasks/s"
+    )
+    report.add(
+        "threads_tasks_per_s", f"sync handlers sleeping 50 ms ({layout})", rate_threads, "tasks/s"
+    )
+    report.add("bound_tasks_per_s", "bound: slots / 50 ms", bound, "tasks/s")
+    report.add("ratio_async_to_threads", "async / threads", ratio(rate_aio, rate_threads), "x")
+    report.figures.update(tasks=n, layout=str(layout))
+    return report
+
+
 SCENARIOS = {
+    "async-drain": run_async_drain,
+    "async-latency": run_async_latency,
+    "io-bound": run_io_bound,
     "drain": run_drain,
     "enqueue-bulk": run_bulk,
     "latency": run_latency,

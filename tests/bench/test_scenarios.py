@@ -19,6 +19,9 @@ from ..support import PostgresServer
 
 TINY = ["--repeat", "1", "--layout", "1x4"]
 CASES = {
+    "async-drain": ["--tasks", "60", *TINY],
+    "async-latency": ["--rate", "20", "--seconds", "2", "--threads", "2"],
+    "io-bound": ["--tasks", "40", *TINY],
     "drain": ["--tasks", "60", *TINY],
     "enqueue-bulk": ["--tasks", "300", "--batch", "100", "--repeat", "1"],
     "latency": ["--rate", "20", "--seconds", "2", "--threads", "2"],
@@ -27,7 +30,11 @@ CASES = {
     "enqueue-http": ["--seconds", "1", "--connections", "2", "--http-layouts", "1x2", "--no-rq"],
 }
 EXPECTED = {
+    "async-drain": ["taskrow_1x4_tasks_per_s", "taskrow_best_tasks_per_s"],
+    "async-latency": ["taskrow_p50_ms", "taskrow_p99_ms", "taskrow_max_ms"],
+    "io-bound": ["async_tasks_per_s", "threads_tasks_per_s", "ratio_async_to_threads"],
     "drain": ["taskrow_1x10_tasks_per_s", "taskrow_1x4_tasks_per_s", "taskrow_best_tasks_per_s"],
+
     "enqueue-bulk": [
         "taskrow_rows_per_s",
         "taskrow_ids_rows_per_s",

@@ -164,7 +164,7 @@ class _Verdicts:
                 self.never_ran_dead.append(task_id)
         elif row.state != expected_state(task):
             self.lost.append(task_id)
-        if row.state == "succeeded" and task == "work":
+        if row.state == "succeeded" and task in ("work", "awork"):
             self._result(task_id, row, runs)
         self._runs(task_id, runs, events)
 

@@ -1,6 +1,7 @@
 """Handlers of the chaos workers (``--app tests.chaos.handlers``).
 
-``work`` is the good task: it records every execution it finishes in ``chaos_executions``
+``work`` is the good task (``awork`` its ``async def`` twin, run on the worker's event loop): it
+records every execution it finishes in ``chaos_executions``
 (task id, attempt, worker pid, start and end time) on a connection of its own, committed before
 it returns, so a re-execution is visible even when the completion that followed was lost. Its
 result carries the attempt number, so the checker can tell a zombie's overwrite from the last
@@ -22,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 import queue_core
-from worker import Registry, TaskContext
+from worker import AsyncTaskContext, Registry, TaskContext
 
 RECORD_URL_ENV = "CHAOS_RECORD_URL"
 GOOD_ATTEMPTS = 50
@@ -55,7 +56,7 @@ def _engine() -> Engine:
         return engine
 
 
-def record(ctx: TaskContext, started: float) -> None:
+def record(ctx: TaskContext | AsyncTaskContext, started: float) -> None:
     """Commit one execution row; raises (failing the attempt) if the database is away."""
     with _engine().begin() as conn:
         conn.execute(
@@ -72,6 +73,14 @@ def work(ctx: TaskContext, n: int, ms: int = 30) -> dict[str, Any]:
     started = time.time()
     time.sleep(ms / 1000)
     record(ctx, started)
+    return {"n": n, "attempt": ctx.attempt, "pid": os.getpid()}
+
+
+@registry.task("awork", max_attempts=GOOD_ATTEMPTS)
+async def awork(ctx: AsyncTaskContext, n: int, ms: int = 30) -> dict[str, Any]:
+    started = time.time()
+    await asyncio.sleep(ms / 1000)
+    await asyncio.to_thread(record, ctx, started)
     return {"n": n, "attempt": ctx.attempt, "pid": os.getpid()}
 
 

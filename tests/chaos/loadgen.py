@@ -35,7 +35,7 @@ class Output:
 
 def body_for(n: int, spec: dict[str, Any], rng: random.Random) -> dict[str, Any]:
     """Request ``n``'s body: ``mix[pattern[n % len(pattern)]]`` when the spec has a pattern,
-    else a pick from ``mix`` by weight; ``work`` tasks get their number."""
+    else a pick from ``mix`` by weight; ``work`` and ``awork`` tasks get their number."""
     mix: list[dict[str, Any]] = spec["mix"]
     pattern: list[int] | None = spec.get("pattern")
     if pattern:
@@ -43,7 +43,7 @@ def body_for(n: int, spec: dict[str, Any], rng: random.Random) -> dict[str, Any]
     else:
         choice = rng.choices(mix, weights=[item.get("weight", 1) for item in mix])[0]
     body = dict(choice["body"])
-    if body["task"] == "work":
+    if body["task"] in ("work", "awork"):
         body["args"] = {**body.get("args", {}), "n": n}
     return body
 

@@ -20,8 +20,15 @@ from .cluster import Cluster
 REPORTS: list[str] = []
 
 Mix = list[dict[str, Any]]
-GOOD: Mix = [{"body": {"task": "work", "args": {"ms": 30}, "max_attempts": 50}, "weight": 1}]
-SLOW: Mix = [{"body": {"task": "work", "args": {"ms": 250}, "max_attempts": 50}, "weight": 1}]
+#: Good work, half of it by sync handlers (threads), half by async ones (the event loop).
+GOOD: Mix = [
+    {"body": {"task": task, "args": {"ms": 30}, "max_attempts": 50}, "weight": 1}
+    for task in ("work", "awork")
+]
+SLOW: Mix = [
+    {"body": {"task": task, "args": {"ms": 250}, "max_attempts": 50}, "weight": 1}
+    for task in ("work", "awork")
+]
 POISON_KINDS = ("poison.raise", "poison.exit", "poison.segfault", "poison.loop", "poison.hog")
 POISONED: Mix = [
     {"body": {"task": "work", "args": {"ms": 20}, "max_attempts": 50}, "weight": 80},
