@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0003_usability"
-down_revision = "0002"
+down_revision = "0003_tenant"
 branch_labels = None
 depends_on = None
 
