@@ -16,7 +16,7 @@ from .admin import (
     retry_queue,
     stats,
 )
-from .db import Executor, create_engine, engine_url, translate_errors
+from .db import POOLERS, Executor, Pooler, create_engine, engine_url, translate_errors
 from .enqueue import DEFAULT_QUEUE, DEFAULT_TENANT, NewTask, enqueue, enqueue_many, enqueue_many_ids
 from .errors import (
     DatabaseError,
@@ -26,6 +26,7 @@ from .errors import (
     InvalidTransition,
     KeyRevoked,
     LeaseLost,
+    PoolerMismatch,
     TaskNotFound,
     TaskrowError,
 )
@@ -57,6 +58,7 @@ from .models import (
     TaskState,
 )
 from .notify import Listener
+from .pooler import check_pooler, pooler_mode, transaction_pooler_seen
 from .schema import DEFAULT_SCHEMA, metadata, notify_channel, schema_name
 
 __all__ = [
@@ -65,6 +67,7 @@ __all__ = [
     "DEFAULT_SCHEMA",
     "DEFAULT_TENANT",
     "FINISHED_STATES",
+    "POOLERS",
     "ApiKey",
     "Claimed",
     "CreatedKey",
@@ -82,6 +85,8 @@ __all__ = [
     "LeaseToken",
     "Listener",
     "NewTask",
+    "Pooler",
+    "PoolerMismatch",
     "QueueStats",
     "Round",
     "Task",
@@ -91,6 +96,7 @@ __all__ = [
     "TaskrowError",
     "authenticate",
     "cancel",
+    "check_pooler",
     "claim",
     "complete",
     "complete_many",
@@ -109,6 +115,7 @@ __all__ = [
     "list_tasks",
     "metadata",
     "notify_channel",
+    "pooler_mode",
     "progress",
     "prune",
     "prune_all",
@@ -120,5 +127,6 @@ __all__ = [
     "revoke_key",
     "schema_name",
     "stats",
+    "transaction_pooler_seen",
     "translate_errors",
 ]

@@ -7,7 +7,7 @@ import dataclasses
 import functools
 import time
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import psycopg
 import sqlalchemy as sa
@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import psycopg as sa_psycopg
 from sqlalchemy.engine import Connection, CursorResult, Engine
 from sqlalchemy.orm import Session, scoped_session
 
-from .errors import DatabaseError, DatabaseUnavailable
+from .errors import DatabaseError, DatabaseUnavailable, PoolerMismatch
 
 #: What the state-machine functions accept: a Core connection, or an ORM session (its current
 #: transaction is used), scoped ones included (Flask-SQLAlchemy's ``db.session``). The caller
@@ -45,6 +45,17 @@ DEAD_PEER_DETECTION: dict[str, int] = {
     "tcp_user_timeout": 20_000,
 }
 
+#: What stands between taskrow and Postgres (see :mod:`queue_core.pooler`): nothing, a session
+#: pooler (nothing changes), or a transaction pooler (no prepared statements, no session state).
+Pooler = Literal["none", "session", "transaction"]
+POOLERS: tuple[Pooler, ...] = ("none", "session", "transaction")
+
+#: What to do about a transaction pooler that was not declared (error messages end with it).
+POOLER_FIX = (
+    "set TASKROW_POOLER=transaction (in code: queue_core.create_engine(url, "
+    'pooler="transaction")), or point taskrow at Postgres directly'
+)
+
 
 def create_engine(
     url: str,
@@ -55,6 +66,7 @@ def create_engine(
     connect_timeout: int = 2,
     pre_ping: bool = True,
     application_name: str = "taskrow",
+    pooler: Pooler = "none",
 ) -> Engine:
     """An engine on psycopg 3 whose failures surface within seconds, not minutes.
 
@@ -63,7 +75,8 @@ def create_engine(
     TCP keepalives and a user timeout (:data:`DEAD_PEER_DETECTION`) break connections whose
     peer vanished silently. ``pre_ping`` checks connections that sat idle in the pool for
     more than :data:`IDLE_PING_SECONDS` before handing them out. Parameters given in the URL's
-    query string take precedence.
+    query string take precedence. ``pooler="transaction"`` (behind PgBouncer's transaction
+    pooling) turns off psycopg's server-side prepared statements on every connection.
     """
     parsed = engine_url(url)
     connect_args: dict[str, object] = {
@@ -73,6 +86,8 @@ def create_engine(
     }
     for name in parsed.query:
         connect_args.pop(name, None)
+    if pooler == "transaction":
+        connect_args["prepare_threshold"] = None  # a prepared statement outlives a transaction
     engine = sa.create_engine(
         parsed,
         pool_size=pool_size,
@@ -129,6 +144,8 @@ def translate_errors() -> Iterator[None]:
     """
     try:
         yield
+    except _PREPARED_STATEMENT_ERRORS as exc:  # from run_direct
+        raise _pooler_mismatch(exc) from exc
     except (psycopg.OperationalError, psycopg.InterfaceError) as exc:  # from run_direct
         raise DatabaseUnavailable(_first_line(exc)) from exc
     except psycopg.Error as exc:
@@ -138,9 +155,26 @@ def translate_errors() -> Iterator[None]:
     except sa_exc.TimeoutError as exc:  # no pooled connection came free in time
         raise DatabaseUnavailable(f"no database connection available: {exc}") from exc
     except sa_exc.DBAPIError as exc:
+        if isinstance(exc.orig, _PREPARED_STATEMENT_ERRORS):
+            raise _pooler_mismatch(exc.orig) from exc
         if exc.connection_invalidated:
             raise DatabaseUnavailable(_describe(exc)) from exc
         raise DatabaseError(_describe(exc)) from exc
+
+
+#: What psycopg's prepared statements meet behind an undeclared transaction pooler: the
+#: statement it prepared is missing (another server) or another client's is in its place.
+_PREPARED_STATEMENT_ERRORS = (
+    psycopg.errors.InvalidSqlStatementName,
+    psycopg.errors.DuplicatePreparedStatement,
+)
+
+
+def _pooler_mismatch(exc: BaseException) -> PoolerMismatch:
+    return PoolerMismatch(
+        f"{_first_line(exc)}: the connection goes through a transaction pooler (such as "
+        f"PgBouncer with pool_mode = transaction): {POOLER_FIX}"
+    )
 
 
 def _describe(exc: sa_exc.DBAPIError) -> str:

@@ -12,7 +12,8 @@
     ├── KeyRevoked                an enqueue made under an API key that is no longer live;
     │                             nothing was written
     └── DatabaseError             the database refused or failed a statement
-        └── DatabaseUnavailable   database unreachable, or a commit's outcome unknown
+        ├── DatabaseUnavailable   database unreachable, or a commit's outcome unknown
+        └── PoolerMismatch        a transaction pooler in front of the database, not declared
 
 Driver errors never escape: they are translated at the boundary with ``raise ... from exc``,
 so the original stays available as ``__cause__``.
@@ -85,3 +86,9 @@ class DatabaseError(TaskrowError):
 
 class DatabaseUnavailable(DatabaseError):
     """The database is unreachable, or a commit's outcome is unknown: retry later."""
+
+
+class PoolerMismatch(DatabaseError):
+    """The connection leads through a transaction pooler (e.g. PgBouncer's transaction pooling)
+    that the configuration did not declare, so prepared statements break at random. The
+    message names the fix (``TASKROW_POOLER=transaction``)."""

@@ -76,8 +76,10 @@ def migrate(obj: Context, dry_run: bool, revision: str) -> None:
     if dry_run:
         click.echo(migrations.upgrade_sql(revision, schema=schema))
         return
-    engine = queue_core.create_engine(obj.database_url(), pool_size=1)
+    url = obj.database_url()
+    engine = queue_core.create_engine(url, pool_size=1, pooler=obj.settings.pooler)
     try:
+        queue_core.check_pooler(url, obj.settings.pooler)
         migrations.upgrade(engine, revision, schema=schema)
         click.echo(
             f"schema {schema} is at revision {migrations.current_revision(engine, schema=schema)}"
