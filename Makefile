@@ -28,7 +28,7 @@ typecheck: $(STAMP)
 contracts: $(STAMP)
 	$(BIN)/lint-imports
 
-pytest: $(STAMP) browser
+pytest: $(STAMP) browser pgbouncer
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # The dashboard is tested in a real headless Chromium: Debian's package, installed when missing
@@ -40,6 +40,21 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else \
 	    echo "the dashboard tests need Chromium: install Debian's chromium package" >&2; exit 1; \
+	  fi; }
+
+# The deployment tests (tests/deploy) put a real PgBouncer in front of the test Postgres:
+# Debian's package, installed when missing (as root, with apt-get); elsewhere install it yourself
+# (without it those tests are skipped, and fail under CI=true).
+.PHONY: pgbouncer
+pgbouncer:
+	@command -v pgbouncer >/dev/null 2>&1 || test -x /usr/sbin/pgbouncer || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's pgbouncer for the deployment tests ..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null; \
+	    systemctl disable --now pgbouncer >/dev/null 2>&1 || true; \
+	  else \
+	    echo "the deployment tests need PgBouncer: install Debian's pgbouncer package" >&2; \
+	    [ "$$CI" != true ] || exit 1; \
 	  fi; }
 
 clean:
