@@ -50,10 +50,13 @@ def enqueue_noops(url: str, n: int, *, schema: str, task: str = "noop") -> None:
         engine.dispose()
 
 
-def drain_url(url: str, n: int, layout: Layout, *, schema: str) -> float:
+def drain_url(
+    url: str, n: int, layout: Layout, *, schema: str, env: dict[str, str] | None = None
+) -> float:
     """Drain the ``n`` tasks queued in ``url``; returns tasks/s (counting only the tasks that
-    finish from now on, so earlier history in the table is left out)."""
-    env = {"TASKROW_DATABASE_URL": url, "TASKROW_SCHEMA": schema}
+    finish from now on, so earlier history in the table is left out). ``env``: more settings
+    of the worker processes."""
+    env = {"TASKROW_DATABASE_URL": url, "TASKROW_SCHEMA": schema, **(env or {})}
     command = procs.worker_command(layout.threads, burst=True)
     engine = queue_core.create_engine(url, pool_size=1)
     started = datetime.now(UTC)
@@ -72,7 +75,9 @@ def drain_url(url: str, n: int, layout: Layout, *, schema: str) -> float:
     return n / seconds if seconds > 0 else float("inf")
 
 
-def drain_once(server_url: str, n: int, layout: Layout, *, schema: str) -> float:
+def drain_once(
+    server_url: str, n: int, layout: Layout, *, schema: str, env: dict[str, str] | None = None
+) -> float:
     url = queue_database(server_url, "taskrow_bench_drain", schema=schema)
     enqueue_noops(url, n, schema=schema)
-    return drain_url(url, n, layout, schema=schema)
+    return drain_url(url, n, layout, schema=schema, env=env)

@@ -42,14 +42,16 @@ class Load:
         return -(-self.connections // self.workers)
 
 
-def taskrow_http(server_url: str, load: Load, *, schema: str) -> dict[str, float]:
+def taskrow_http(
+    server_url: str, load: Load, *, schema: str, env: dict[str, str] | None = None
+) -> dict[str, float]:
     url = queue_database(server_url, "taskrow_bench_http", schema=schema)
     token = _api_key(url, schema)
     port = procs.free_port()
     command = [sys.executable, "-m", "taskrow.cli", "api", "--bind", f"127.0.0.1:{port}"]
     command += ["--workers", str(load.workers), "--threads", str(THREADS)]
     command += ["--worker-connections", str(load.per_worker)]
-    env = {"TASKROW_DATABASE_URL": url, "TASKROW_SCHEMA": schema}
+    env = {"TASKROW_DATABASE_URL": url, "TASKROW_SCHEMA": schema, **(env or {})}
     with procs.running([command], env) as servers:
         procs.wait_until(lambda: procs.port_open(port), 60, "taskrow api to listen", watch=servers)
         figures = wrk(port, load, token=token)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import bulk, drain, history, http, latency, memory, peers
+from . import bulk, drain, history, http, latency, memory, peers, pooler
 from .report import Report, median, ratio
 from .server import database
 
@@ -236,6 +236,14 @@ def run_http(o: Options) -> Report:
     return report
 
 
+def run_pooler(o: Options) -> Report:
+    load = http.Load(o.connections, o.seconds, o.http_workers)
+    return pooler.run(
+        o.server_url, schema=o.schema, n=o.n(20_000), layout=o.layouts[0], load=load,
+        repeat=o.repeat,
+    )
+
+
 SCENARIOS = {
     "drain": run_drain,
     "enqueue-bulk": run_bulk,
@@ -243,4 +251,5 @@ SCENARIOS = {
     "history": run_history,
     "memory": run_memory,
     "enqueue-http": run_http,
+    "pooler": run_pooler,
 }

@@ -25,6 +25,7 @@ CASES = {
     "history": ["--tasks", "40", "--finished", "500", "--future", "50", *TINY],
     "memory": ["--tasks", "200", "--threads", "2"],
     "enqueue-http": ["--seconds", "1", "--connections", "2", "--http-workers", "1", "--no-rq"],
+    "pooler": ["--tasks", "60", *TINY, "--seconds", "1", "--connections", "2", "--http-workers=1"],
 }
 EXPECTED = {
     "drain": ["taskrow_1x4_tasks_per_s", "taskrow_best_tasks_per_s"],
@@ -37,6 +38,7 @@ EXPECTED = {
     "history": ["empty_tasks_per_s", "history_tasks_per_s", "ratio"],
     "memory": ["baseline_mib", "final_mib", "growth_mib"],
     "enqueue-http": ["taskrow_req_per_s", "taskrow_p50_ms", "taskrow_p99_ms", "taskrow_errors"],
+    "pooler": ["drain_none_tasks_per_s", "drain_transaction_tasks_per_s", "http_ratio"],
 }
 
 
