@@ -57,6 +57,17 @@ pgbouncer:
 	    [ "$$CI" != true ] || exit 1; \
 	  fi; }
 
+# The core and worker tests on every other PostgreSQL major obtainable as a package: 16 from the
+# pgserver wheel (its binaries only), and each Debian postgresql-NN found in /usr/lib/postgresql
+# (bookworm: 15). About 3 minutes per version on an idle 2-core machine. See README.
+PG_VERSIONS := .pg-versions
+.PHONY: test-versions
+test-versions: $(STAMP)
+	test -x $(PG_VERSIONS)/pgserver/pgserver/pginstall/bin/postgres || \
+	  $(BIN)/python -m pip install --quiet --no-deps --target $(PG_VERSIONS)/pgserver pgserver==0.1.4
+	$(BIN)/python -m tests.versions $(PG_VERSIONS)/pgserver/pgserver/pginstall/bin \
+	  $(wildcard /usr/lib/postgresql/*/bin) $(if $(PYTEST_ARGS),-- $(PYTEST_ARGS))
+
 clean:
 	rm -rf $(VENV) .taskrow .pytest_cache .mypy_cache .ruff_cache
 
