@@ -82,11 +82,24 @@ def _listen_url(settings: Settings, given: str | None, poll_only: bool) -> str |
     return settings.database_url
 
 
-def _check_pooler(url: str, settings: Settings) -> None:
+def _check_pooler(url: str, settings: Settings, listen_url: str | None) -> None:
+    """Refuse an undeclared transaction pooler, and a LISTEN URL that leads through one (its
+    notifications would go to whichever client the pooler hands that server next)."""
     try:
         queue_core.check_pooler(url, settings.pooler)
     except queue_core.PoolerMismatch as exc:
         raise click.ClickException(str(exc)) from exc
+    if settings.pooler != "transaction" or listen_url is None:
+        return
+    try:
+        pooled = queue_core.transaction_pooler_seen(listen_url)
+    except queue_core.DatabaseUnavailable:
+        return  # the listener retries by itself
+    if pooled:
+        raise click.ClickException(
+            "TASKROW_LISTEN_URL leads through a transaction pooler too: LISTEN needs a session "
+            "of its own; give a URL that reaches Postgres directly (or through session pooling)"
+        )
 
 
 @click.command("worker")
@@ -174,7 +187,7 @@ def worker(
     # No ping before each transaction: the worker's loop already backs off and retries any
     # statement that fails, and SQLAlchemy renews the whole pool on the first disconnect, so a
     # ping would only add a round trip to every batch (13 % of the loop in a profile).
-    _check_pooler(settings.database_url, settings)
+    _check_pooler(settings.database_url, settings, listen_url)
     engine = queue_core.create_engine(
         settings.database_url,
         pool_size=concurrency + 2,

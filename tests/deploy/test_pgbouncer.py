@@ -215,6 +215,33 @@ def test_an_undeclared_transaction_pooler_is_refused_with_the_fix(
     assert "Traceback" not in done.stderr
 
 
+def test_a_listen_url_through_the_transaction_pooler_is_refused(
+    pgbouncer: Bouncer, db_url: str
+) -> None:
+    url = pgbouncer("transaction").via(db_url)
+    done = taskrow(
+        url,
+        *["worker", "--app", "tests.worker.handlers", "--queues", "default"],
+        TASKROW_POOLER="transaction",
+        TASKROW_LISTEN_URL=url,
+    )
+    assert done.returncode == 1, done
+    assert "TASKROW_LISTEN_URL leads through a transaction pooler" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "command", [["stats"], ["worker", "--app", "tests.worker.handlers"], ["api"], ["migrate"]]
+)
+def test_a_pooler_setting_taskrow_does_not_know_is_a_usage_error(
+    db_url: str, command: list[str]
+) -> None:
+    done = taskrow(db_url, *command, TASKROW_POOLER="pgbouncer")
+    assert done.returncode == 2, done
+    assert "TASKROW_POOLER: 'pgbouncer' is not one of none, session, transaction" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_migrate_keys_and_ops_commands_through_a_transaction_pooler(
     pgbouncer: Bouncer, empty_db_url: str
 ) -> None:
