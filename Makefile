@@ -59,7 +59,7 @@ pgbouncer:
 
 # The core and worker tests on every other PostgreSQL major obtainable as a package: 16 from the
 # pgserver wheel (its binaries only), and each Debian postgresql-NN found in /usr/lib/postgresql
-# (bookworm: 15). About 3 minutes per version on an idle 2-core machine. See README.
+# (bookworm: 15). About 2 to 3 minutes per version on a shared 2-core machine; CI runs it.
 PG_VERSIONS := .pg-versions
 .PHONY: test-versions
 test-versions: $(STAMP)
