@@ -58,12 +58,13 @@ def transaction_pooler_seen(url: str, *, connect_timeout: int = 2) -> bool:
         ) as second:
             before = _backend_pid(first)
             with second.transaction():
-                held = _backend_pid(second)
+                if _backend_pid(second) == before:
+                    return True  # (asking first now would wait for a pool of one to free up)
                 after = _backend_pid(first)
     except psycopg.Error as exc:
         text = str(exc).strip()
         raise DatabaseUnavailable(text.splitlines()[0] if text else type(exc).__name__) from exc
-    return held == before or after != before
+    return after != before
 
 
 def check_pooler(url: str, pooler: Pooler, *, connect_timeout: int = 2) -> None:

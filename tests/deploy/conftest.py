@@ -42,7 +42,7 @@ def pgbouncer_program() -> str:
 class PgBouncer:
     """One running PgBouncer in ``mode`` (``transaction`` or ``session``) before ``server_url``."""
 
-    def __init__(self, program: str, server_url: str, mode: str) -> None:
+    def __init__(self, program: str, server_url: str, mode: str, pool_size: int = 20) -> None:
         target = sa.make_url(server_url)
         self.mode = mode
         self.port = free_port()
@@ -60,7 +60,7 @@ class PgBouncer:
             f"auth_file = {self.folder / 'userlist.txt'}\n"
             f"pool_mode = {mode}\n"
             "max_client_conn = 400\n"
-            "default_pool_size = 20\n"
+            f"default_pool_size = {pool_size}\n"
         )
         self.log = self.folder / "pgbouncer.log"
         command = [program, str(self.folder / "pgbouncer.ini")]
@@ -109,19 +109,20 @@ class PgBouncer:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-Bouncer = Callable[[str], PgBouncer]
+Bouncer = Callable[..., PgBouncer]
 
 
 @pytest.fixture(scope="session")
 def pgbouncer(pg_server: PostgresServer) -> Iterator[Bouncer]:
-    """``pgbouncer("transaction")`` / ``pgbouncer("session")``: the running PgBouncer."""
+    """``pgbouncer("transaction")`` / ``pgbouncer("session")``: the running PgBouncer (20 server
+    connections per database; ``pgbouncer("transaction", 1)``: one)."""
     program = pgbouncer_program()
-    running: dict[str, PgBouncer] = {}
+    running: dict[tuple[str, int], PgBouncer] = {}
 
-    def get(mode: str) -> PgBouncer:
-        if mode not in running:
-            running[mode] = PgBouncer(program, pg_server.url, mode)
-        return running[mode]
+    def get(mode: str, pool_size: int = 20) -> PgBouncer:
+        if (mode, pool_size) not in running:
+            running[mode, pool_size] = PgBouncer(program, pg_server.url, mode, pool_size)
+        return running[mode, pool_size]
 
     try:
         yield get

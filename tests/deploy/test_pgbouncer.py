@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -265,6 +266,15 @@ def test_transaction_pooler_seen_only_behind_transaction_pooling(
     assert not queue_core.transaction_pooler_seen(db_url)
     assert not queue_core.transaction_pooler_seen(pgbouncer("session").via(db_url))
     assert queue_core.transaction_pooler_seen(pgbouncer("transaction").via(db_url))
+
+
+def test_transaction_pooler_seen_with_a_single_server_connection(
+    pgbouncer: Bouncer, db_url: str
+) -> None:
+    """With one server connection, the probe must not wait for the one its own client holds."""
+    started = time.monotonic()
+    assert queue_core.transaction_pooler_seen(pgbouncer("transaction", 1).via(db_url))
+    assert time.monotonic() - started < 10
 
 
 def test_a_vanished_prepared_statement_names_the_fix(pgbouncer: Bouncer, db_url: str) -> None:
