@@ -29,7 +29,7 @@ typecheck: $(STAMP)
 contracts: $(STAMP)
 	$(BIN)/lint-imports
 
-pytest: $(STAMP) browser ha-deps
+pytest: $(STAMP) browser ha-deps pgbouncer
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # The dashboard is tested in a real headless Chromium: Debian's package, installed when missing
@@ -42,6 +42,32 @@ browser:
 	  else \
 	    echo "the dashboard tests need Chromium: install Debian's chromium package" >&2; exit 1; \
 	  fi; }
+
+# The deployment tests (tests/deploy) put a real PgBouncer in front of the test Postgres:
+# Debian's package, installed when missing (as root, with apt-get); elsewhere install it yourself
+# (without it those tests are skipped, and fail under CI=true).
+.PHONY: pgbouncer
+pgbouncer:
+	@command -v pgbouncer >/dev/null 2>&1 || test -x /usr/sbin/pgbouncer || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's pgbouncer for the deployment tests ..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null; \
+	    systemctl disable --now pgbouncer >/dev/null 2>&1 || true; \
+	  else \
+	    echo "the deployment tests need PgBouncer: install Debian's pgbouncer package" >&2; \
+	    [ "$$CI" != true ] || exit 1; \
+	  fi; }
+
+# The core and worker tests on every other PostgreSQL major obtainable as a package: 16 from the
+# pgserver wheel (its binaries only), and each Debian postgresql-NN found in /usr/lib/postgresql
+# (bookworm: 15). About 2 to 3 minutes per version on a shared 2-core machine; CI runs it.
+PG_VERSIONS := .pg-versions
+.PHONY: test-versions
+test-versions: $(STAMP)
+	test -x $(PG_VERSIONS)/pgserver/pgserver/pginstall/bin/postgres || \
+	  $(BIN)/python -m pip install --quiet --no-deps --target $(PG_VERSIONS)/pgserver pgserver==0.1.4
+	$(BIN)/python -m tests.versions $(PG_VERSIONS)/pgserver/pgserver/pginstall/bin \
+	  $(wildcard /usr/lib/postgresql/*/bin) $(if $(PYTEST_ARGS),-- $(PYTEST_ARGS))
 
 clean:
 	rm -rf $(VENV) .taskrow .pytest_cache .mypy_cache .ruff_cache

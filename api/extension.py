@@ -89,6 +89,7 @@ def _engine(settings: ApiSettings) -> Engine:
         pool_size=settings.pool_size,
         max_overflow=settings.pool_overflow,
         application_name="taskrow-api",
+        pooler=settings.pooler,
     )
 
 

@@ -6,7 +6,14 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from queue_core import DEFAULT_SCHEMA, DEFAULT_TENANT, InvalidTaskError, schema_name
+from queue_core import (
+    DEFAULT_SCHEMA,
+    DEFAULT_TENANT,
+    InvalidTaskError,
+    Pooler,
+    pooler_mode,
+    schema_name,
+)
 from queue_core.validation import queue_name
 
 MIB = 1024 * 1024
@@ -42,6 +49,9 @@ class ApiSettings:
     max_waiting_requests: int = 8
     pool_size: int = 10
     pool_overflow: int = 10
+    # What stands between the API and Postgres (TASKROW_POOLER): "transaction" behind a
+    # transaction-pooling PgBouncer (no prepared statements).
+    pooler: Pooler = "none"
     # The dashboard's cookie signing key (None: the dashboard answers that it is not set up),
     # and whether its session cookie is Secure (turn off only for plain-http development).
     secret_key: str | None = dataclasses.field(default=None, repr=False)
@@ -70,6 +80,7 @@ class ApiSettings:
             ),
             pool_size=read.integer("POOL_SIZE", defaults.pool_size),
             pool_overflow=read.integer("POOL_OVERFLOW", defaults.pool_overflow, low=0),
+            pooler=pooler_mode(read.text("POOLER")),
             secret_key=_secret(read.text("SECRET_KEY")),
             dashboard_secure_cookie=read.flag(
                 "DASHBOARD_SECURE_COOKIE", defaults.dashboard_secure_cookie

@@ -26,7 +26,7 @@ from .aio import (
     aprogress,
     create_async_engine,
 )
-from .db import Executor, create_engine, engine_url, translate_errors
+from .db import POOLERS, Executor, Pooler, create_engine, engine_url, translate_errors
 from .enqueue import DEFAULT_QUEUE, DEFAULT_TENANT, NewTask, enqueue, enqueue_many, enqueue_many_ids
 from .errors import (
     DatabaseError,
@@ -36,6 +36,7 @@ from .errors import (
     InvalidTransition,
     KeyRevoked,
     LeaseLost,
+    PoolerMismatch,
     QueueFull,
     SchemaNotMigrated,
     TaskNotFound,
@@ -85,6 +86,7 @@ from .models import (
     TaskState,
 )
 from .notify import Listener
+from .pooler import check_pooler, pooler_mode, transaction_pooler_seen
 from .schema import DEFAULT_SCHEMA, metadata, notify_channel, schema_name
 from .workers import (
     ANNOUNCE_INTERVAL,
@@ -102,6 +104,7 @@ __all__ = [
     "DEFAULT_TENANT",
     "FINISHED_STATES",
     "LIVE_SECONDS",
+    "POOLERS",
     "ApiKey",
     "AsyncExecutor",
     "Claimed",
@@ -120,6 +123,8 @@ __all__ = [
     "LeaseToken",
     "Listener",
     "NewTask",
+    "Pooler",
+    "PoolerMismatch",
     "QueueFull",
     "QueueStats",
     "Round",
@@ -139,6 +144,7 @@ __all__ = [
     "aprogress",
     "authenticate",
     "cancel",
+    "check_pooler",
     "claim",
     "clear_tenant_limit",
     "complete",
@@ -161,6 +167,7 @@ __all__ = [
     "list_tenant_limits",
     "metadata",
     "notify_channel",
+    "pooler_mode",
     "progress",
     "prune",
     "prune_all",
@@ -176,5 +183,6 @@ __all__ = [
     "schema_name",
     "set_tenant_limit",
     "stats",
+    "transaction_pooler_seen",
     "translate_errors",
 ]

@@ -7,7 +7,7 @@ import dataclasses
 import functools
 import time
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import psycopg
 import sqlalchemy as sa
@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import psycopg as sa_psycopg
 from sqlalchemy.engine import Connection, CursorResult, Engine
 from sqlalchemy.orm import Session, scoped_session
 
-from .errors import DatabaseError, DatabaseUnavailable, SchemaNotMigrated
+from .errors import DatabaseError, DatabaseUnavailable, PoolerMismatch, SchemaNotMigrated
 from .urls import parse_url
 
 #: What the state-machine functions accept: a Core connection, or an ORM session (its current
@@ -44,6 +44,17 @@ DEAD_PEER_DETECTION: dict[str, int] = {
     "tcp_user_timeout": 20_000,
 }
 
+#: What stands between taskrow and Postgres (see :mod:`queue_core.pooler`): nothing, a session
+#: pooler (nothing changes), or a transaction pooler (no prepared statements, no session state).
+Pooler = Literal["none", "session", "transaction"]
+POOLERS: tuple[Pooler, ...] = ("none", "session", "transaction")
+
+#: What to do about a transaction pooler that was not declared (error messages end with it).
+POOLER_FIX = (
+    "set TASKROW_POOLER=transaction (in code: queue_core.create_engine(url, "
+    'pooler="transaction")), or point taskrow at Postgres directly'
+)
+
 
 def create_engine(
     url: str,
@@ -54,6 +65,7 @@ def create_engine(
     connect_timeout: int = 2,
     pre_ping: bool = True,
     application_name: str = "taskrow",
+    pooler: Pooler = "none",
 ) -> Engine:
     """An engine on psycopg 3 whose failures surface within seconds, not minutes.
 
@@ -62,10 +74,13 @@ def create_engine(
     TCP keepalives and a user timeout (:data:`DEAD_PEER_DETECTION`) break connections whose
     peer vanished silently. ``pre_ping`` checks connections that sat idle in the pool for
     more than :data:`IDLE_PING_SECONDS` before handing them out. Parameters given in the URL's
-    query string take precedence.
+    query string take precedence. ``pooler="transaction"`` (behind PgBouncer's transaction
+    pooling) turns off psycopg's server-side prepared statements on every connection.
     """
     parsed = engine_url(url)
     connect_args = _connect_args(parsed, connect_timeout, application_name)
+    if pooler == "transaction":
+        connect_args["prepare_threshold"] = None  # a prepared statement outlives a transaction
     engine = sa.create_engine(
         parsed,
         pool_size=pool_size,
@@ -138,6 +153,8 @@ def translate_errors() -> Iterator[None]:
         yield
     except _MISSING_SCHEMA as exc:  # from run_direct
         raise _not_migrated(exc) from exc
+    except _PREPARED_STATEMENT_ERRORS as exc:  # from run_direct
+        raise _pooler_mismatch(exc) from exc
     except (psycopg.OperationalError, psycopg.InterfaceError) as exc:  # from run_direct
         raise DatabaseUnavailable(_first_line(exc)) from exc
     except psycopg.Error as exc:
@@ -149,6 +166,8 @@ def translate_errors() -> Iterator[None]:
     except sa_exc.DBAPIError as exc:
         if isinstance(exc.orig, _MISSING_SCHEMA):
             raise _not_migrated(exc.orig) from exc
+        if isinstance(exc.orig, _PREPARED_STATEMENT_ERRORS):
+            raise _pooler_mismatch(exc.orig) from exc
         if exc.connection_invalidated:
             raise DatabaseUnavailable(_describe(exc)) from exc
         raise DatabaseError(_describe(exc)) from exc
@@ -164,6 +183,21 @@ _MISSING_SCHEMA = (
 
 def _not_migrated(exc: psycopg.Error) -> SchemaNotMigrated:
     return SchemaNotMigrated(_first_line(exc))
+
+
+#: What psycopg's prepared statements meet behind an undeclared transaction pooler: the
+#: statement it prepared is missing (another server) or another client's is in its place.
+_PREPARED_STATEMENT_ERRORS = (
+    psycopg.errors.InvalidSqlStatementName,
+    psycopg.errors.DuplicatePreparedStatement,
+)
+
+
+def _pooler_mismatch(exc: BaseException) -> PoolerMismatch:
+    return PoolerMismatch(
+        f"{_first_line(exc)}: the connection goes through a transaction pooler (such as "
+        f"PgBouncer with pool_mode = transaction): {POOLER_FIX}"
+    )
 
 
 def _describe(exc: sa_exc.DBAPIError) -> str:

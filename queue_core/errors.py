@@ -14,8 +14,9 @@
     ├── QueueFull                 a tenant's queue holds its depth limit; nothing was written
     └── DatabaseError             the database refused or failed a statement
         ├── DatabaseUnavailable   database unreachable, or a commit's outcome unknown
-        └── SchemaNotMigrated     the tables are missing or behind the code: run `taskrow
+        ├── SchemaNotMigrated     the tables are missing or behind the code: run `taskrow
                                   migrate` (retrying does not help)
+        └── PoolerMismatch        a transaction pooler in front of the database, not declared
 
 Driver errors never escape: they are translated at the boundary with ``raise ... from exc``,
 so the original stays available as ``__cause__``.
@@ -110,3 +111,9 @@ class SchemaNotMigrated(DatabaseError):
         )
         self.schema = schema
         self.detail = detail
+
+
+class PoolerMismatch(DatabaseError):
+    """The connection leads through a transaction pooler (e.g. PgBouncer's transaction pooling)
+    that the configuration did not declare, so prepared statements break at random. The
+    message names the fix (``TASKROW_POOLER=transaction``)."""

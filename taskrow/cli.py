@@ -92,8 +92,10 @@ def migrate(obj: Context, dry_run: bool, revision: str, downgrade: bool) -> None
             raise click.UsageError("--sql prints an upgrade from an empty database only")
         click.echo(migrations.upgrade_sql(target or "base", schema=schema))
         return
-    engine = queue_core.create_engine(obj.database_url(), pool_size=1)
+    url = obj.database_url()
+    engine = queue_core.create_engine(url, pool_size=1, pooler=obj.settings.pooler)
     try:
+        queue_core.check_pooler(url, obj.settings.pooler)
         _move(engine, schema, target, downgrade)
     except queue_core.TaskrowError as exc:
         raise click.ClickException(str(exc)) from exc

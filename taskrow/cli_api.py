@@ -110,6 +110,10 @@ def serve(
         raise ConfigurationError(str(exc)) from exc
     if settings.database_url is None:
         raise click.UsageError("no database: set TASKROW_DATABASE_URL (or DATABASE_URL)")
+    try:
+        queue_core.check_pooler(settings.database_url, settings.pooler)
+    except queue_core.PoolerMismatch as exc:
+        raise click.ClickException(str(exc)) from exc
     _check_schema(settings.database_url, settings.schema)
     # Long polls may hold at most half the threads, so enqueues always find one free.
     waiting = min(settings.max_waiting_requests, threads // 2)
@@ -314,7 +318,7 @@ def _connection() -> Iterator[Connection]:
     url = _settings().database_url
     if url is None:
         raise click.UsageError("no database: set TASKROW_DATABASE_URL (or DATABASE_URL)")
-    engine = queue_core.create_engine(url, pool_size=1)
+    engine = queue_core.create_engine(url, pool_size=1, pooler=_settings().pooler)
     try:
         with queue_core.translate_errors(), engine.connect() as conn:
             yield conn

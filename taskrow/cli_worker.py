@@ -81,6 +81,42 @@ def _load(app: str) -> Registry:
         raise click.ClickException(str(exc)) from exc
 
 
+def _listen_url(settings: Settings, given: str | None, poll_only: bool) -> str | None:
+    """Where to LISTEN: the given direct URL, else the database URL unless it goes through a
+    transaction pooler (LISTEN needs a session of its own); None: poll only."""
+    if poll_only:
+        return None
+    if given:
+        return given
+    if settings.pooler == "transaction":
+        logger.info(
+            "worker.poll_only reason=transaction_pooler fix=%s",
+            "set TASKROW_LISTEN_URL to a direct URL to wake at once",
+        )
+        return None
+    return settings.database_url
+
+
+def _check_pooler(url: str, settings: Settings, listen_url: str | None) -> None:
+    """Refuse an undeclared transaction pooler, and a LISTEN URL that leads through one (its
+    notifications would go to whichever client the pooler hands that server next)."""
+    try:
+        queue_core.check_pooler(url, settings.pooler)
+    except queue_core.PoolerMismatch as exc:
+        raise click.ClickException(str(exc)) from exc
+    if settings.pooler != "transaction" or listen_url is None:
+        return
+    try:
+        pooled = queue_core.transaction_pooler_seen(listen_url)
+    except queue_core.DatabaseUnavailable:
+        return  # the listener retries by itself
+    if pooled:
+        raise click.ClickException(
+            "TASKROW_LISTEN_URL leads through a transaction pooler too: LISTEN needs a session "
+            "of its own; give a URL that reaches Postgres directly (or through session pooling)"
+        )
+
+
 @click.command("worker")
 @click.option("--app", required=True, help="MODULE[:REGISTRY] holding the task handlers.")
 @click.option("--queues", help="Comma-separated queues (default: the queues of the handlers).")
@@ -90,6 +126,12 @@ def _load(app: str) -> Registry:
 )
 @click.option("--burst", is_flag=True, help="Drain the tasks that are due, then exit.")
 @click.option("--poll-only", is_flag=True, help="No LISTEN (for PgBouncer transaction pooling).")
+@click.option(
+    "--listen-url",
+    envvar="TASKROW_LISTEN_URL",
+    help="A direct URL to Postgres for LISTEN wake-ups, when the database URL goes through a "
+    "transaction pooler (TASKROW_POOLER=transaction); without it such a worker polls.",
+)
 @click.option("--poll-interval", type=click.FloatRange(0.01, 3600), default=1.0, show_default=True)
 @click.option("--grace", type=click.FloatRange(0, 86400), default=30.0, show_default=True)
 @click.option("--lease", type=click.FloatRange(1, 86400), default=30.0, show_default=True)
@@ -128,6 +170,7 @@ def worker(
     pool: str,
     burst: bool,
     poll_only: bool,
+    listen_url: str | None,
     poll_interval: float,
     grace: float,
     lease: float,
@@ -145,6 +188,7 @@ def worker(
         raise click.UsageError("no database: set TASKROW_DATABASE_URL (or DATABASE_URL)")
     configure_logging(log_format, getattr(logging, log_level.upper()))
     registry = _load(app)
+    listen_url = _listen_url(settings, listen_url, poll_only)
     try:
         config = WorkerConfig(
             queues=_queues(queues, registry),
@@ -152,7 +196,7 @@ def worker(
             pool="process" if pool == "process" else "thread",
             lease=lease,
             poll_interval=poll_interval,
-            listen=not poll_only,
+            listen=listen_url is not None,
             burst=burst,
             grace=grace,
             schema=settings.schema,
@@ -165,13 +209,18 @@ def worker(
     # No ping before each transaction: the worker's loop already backs off and retries any
     # statement that fails, and SQLAlchemy renews the whole pool on the first disconnect, so a
     # ping would only add a round trip to every batch (13 % of the loop in a profile).
+    _check_pooler(settings.database_url, settings, listen_url)
     engine = queue_core.create_engine(
-        settings.database_url, pool_size=concurrency + 2, max_overflow=concurrency, pre_ping=False
+        settings.database_url,
+        pool_size=concurrency + 2,
+        max_overflow=concurrency,
+        pre_ping=False,
+        pooler=settings.pooler,
     )
     _check_schema(engine, settings.schema)
     if metrics_port is not None:
         _serve_metrics(metrics_host, metrics_port)
-    runner = Worker(registry, engine, config, database_url=settings.database_url, app=app)
+    runner = Worker(registry, engine, config, database_url=listen_url, app=app)
     _install_signals(runner)
     try:
         code = runner.run()

@@ -7,16 +7,18 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from queue_core import DEFAULT_SCHEMA, engine_url, schema_name
+from queue_core import DEFAULT_SCHEMA, Pooler, engine_url, pooler_mode, schema_name
 
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    """Where the queue lives. ``database_url`` None means: start the embedded Postgres."""
+    """Where the queue lives. ``database_url`` None means: start the embedded Postgres.
+    ``pooler`` (``TASKROW_POOLER``) says what stands in between (see queue_core.pooler)."""
 
     database_url: str | None
     schema: str = DEFAULT_SCHEMA
     data_dir: Path = Path(".taskrow")
+    pooler: Pooler = "none"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -28,4 +30,5 @@ class Settings:
             database_url=url,
             schema=schema_name(environ.get("TASKROW_SCHEMA", DEFAULT_SCHEMA)),
             data_dir=Path(environ.get("TASKROW_DATA_DIR", ".taskrow")),
+            pooler=pooler_mode(environ.get("TASKROW_POOLER")),
         )

@@ -59,8 +59,7 @@ class Worker:
     ) -> None:
         self.registry = registry
         self.engine = engine
-        # Not behind PgBouncer (--poll-only): a session setting would stay on a shared server.
-        self._rounds = RoundConnection(engine, generic_plans=config.listen)
+        self._rounds = RoundConnection(engine)
         self.config = config
         self._database_url = database_url
         self._app = app
@@ -358,21 +357,25 @@ class Worker:
             self.config, self.engine, self._on_done, app=self._app, registry=self.registry
         )
         self._pool.start()
-        if listen and self.config.listen and self._database_url is not None:
+        listen_url = self._database_url if listen and self.config.listen else None
+        if listen_url is not None:
             start_listener(
-                self._database_url,
+                listen_url,
                 self.config,
                 on_notify=self._notified,
                 stopped=lambda: self._stopping,
             )
         warn_unconsumed_schedules(self.registry, self.config)  # logged before worker.started
         logger.info(
-            "worker.started worker_id=%s queues=%s concurrency=%d pool=%s commit=%s",
+            "worker.started worker_id=%s queues=%s concurrency=%d pool=%s commit=%s wakeup=%s "
+            "poll_interval=%gs",
             self.config.worker_id,
             ",".join(self.config.queues),
             self.config.concurrency,
             self.config.pool,
             "durable" if self.config.durable else "async",
+            "poll" if listen_url is None else "listen",
+            self.config.poll_interval,
         )
 
     def _notified(self) -> None:

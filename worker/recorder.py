@@ -115,14 +115,21 @@ def _failure(job: Job, outcome: Failed) -> Failure:
     )
 
 
+def _prepares(conn: Connection) -> bool:
+    """Whether psycopg prepares statements on this connection (not behind a transaction
+    pooler): only then is a generic plan worth a session setting."""
+    return getattr(conn.connection.driver_connection, "prepare_threshold", None) is not None
+
+
 class RoundConnection:
     """The control thread's own connection for its rounds, kept between them.
 
     In autocommit, so a round (one statement) is one round trip and one commit, with no pool
     checkout around it; with ``plan_cache_mode = force_generic_plan`` (unless ``generic_plans``
-    is off, as behind a transaction-pooling PgBouncer, where a session setting would outlive
-    this client), so the round's statement (prepared by psycopg after a few runs) is not
-    planned again at every run. Any error drops the connection; the next round opens a new one.
+    is off), so the round's statement (prepared by psycopg after a few runs) is not planned
+    again at every run. A connection that prepares nothing (``pooler="transaction"``, behind a
+    transaction pooler, where a session setting would outlive this client) gets no setting.
+    Any error drops the connection; the next round opens a new one.
     """
 
     def __init__(self, engine: Engine, *, generic_plans: bool = True) -> None:
@@ -136,7 +143,7 @@ class RoundConnection:
             if self._conn is None:
                 conn = self._engine.connect()
                 try:
-                    if self._generic_plans:
+                    if self._generic_plans and _prepares(conn):
                         conn.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
                 except BaseException:
                     conn.invalidate()

@@ -61,10 +61,19 @@ class Drained(NamedTuple):
     costs: dict[str, float | None]  # per task: see meter.per_task
 
 
-def drain_url(url: str, n: int, layout: Layout, *, schema: str, app: str = procs.APP) -> float:
+def drain_url(
+    url: str,
+    n: int,
+    layout: Layout,
+    *,
+    schema: str,
+    app: str = procs.APP,
+    env: dict[str, str] | None = None,
+) -> float:
     """Drain the ``n`` tasks queued in ``url``; returns tasks/s (counting only the tasks that
-    finish from now on, so earlier history in the table is left out)."""
-    return drain_measured(url, n, layout, schema=schema, app=app).rate
+    finish from now on, so earlier history in the table is left out). ``env``: more settings
+    of the worker processes."""
+    return drain_measured(url, n, layout, schema=schema, app=app, env=env).rate
 
 
 def startup_cpu(server_url: str, *, schema: str) -> float:
@@ -86,11 +95,18 @@ def _env(url: str, schema: str) -> dict[str, str]:
 
 
 def drain_measured(
-    url: str, n: int, layout: Layout, *, schema: str, startup: float = 0.0, app: str = procs.APP
+    url: str,
+    n: int,
+    layout: Layout,
+    *,
+    schema: str,
+    startup: float = 0.0,
+    app: str = procs.APP,
+    env: dict[str, str] | None = None,
 ) -> Drained:
     """:func:`drain_url`, with what the drain cost per task (CPU, WAL, transactions); each
     process's ``startup`` CPU seconds are left out of the client's."""
-    env = _env(url, schema)
+    env = {**_env(url, schema), **(env or {})}
     command = procs.worker_command(layout.threads, burst=True, app=app)
     engine = queue_core.create_engine(url, pool_size=1)
     started = datetime.now(UTC)
@@ -122,7 +138,8 @@ def drain_once(
     startup: float = 0.0,
     task: str = "noop",
     app: str = procs.APP,
+    env: dict[str, str] | None = None,
 ) -> Drained:
     url = queue_database(server_url, "taskrow_bench_drain", schema=schema)
     enqueue_noops(url, n, schema=schema, task=task)
-    return drain_measured(url, n, layout, schema=schema, startup=startup, app=app)
+    return drain_measured(url, n, layout, schema=schema, startup=startup, app=app, env=env)

@@ -69,7 +69,12 @@ class Load:
 
 
 def taskrow_http(
-    server_url: str, layout: ServerLayout, load: Load, *, schema: str
+    server_url: str,
+    layout: ServerLayout,
+    load: Load,
+    *,
+    schema: str,
+    env: dict[str, str] | None = None,
 ) -> dict[str, float]:
     if not layout.threads:
         raise procs.BenchError("taskrow api serves gthread workers only: write WxT, e.g. 2x16")
@@ -79,7 +84,7 @@ def taskrow_http(
     command = [sys.executable, "-m", "taskrow.cli", "api", "--bind", f"127.0.0.1:{port}"]
     command += ["--workers", str(layout.workers), "--threads", str(layout.threads)]
     command += ["--worker-connections", str(-(-load.connections // layout.workers))]
-    env = {"TASKROW_DATABASE_URL": url, "TASKROW_SCHEMA": schema}
+    env = {"TASKROW_DATABASE_URL": url, "TASKROW_SCHEMA": schema, **(env or {})}
     with procs.running([command], env) as servers:
         procs.wait_until(lambda: procs.port_open(port), 60, "taskrow api to listen", watch=servers)
         figures = wrk(port, load, token=token)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import bulk, drain, history, http, latency, memory, meter, peers, procs
+from . import bulk, drain, history, http, latency, memory, meter, peers, pooler, procs
 from .report import Report, median, ratio
 from .server import database
 
@@ -411,6 +411,18 @@ def run_io_bound(o: Options) -> Report:
     return report
 
 
+def run_pooler(o: Options) -> Report:
+    return pooler.run(
+        o.server_url,
+        schema=o.schema,
+        n=o.n(20_000),
+        layout=o.layouts[0],
+        server_layout=o.http_layouts[0],
+        load=http.Load(o.connections, o.seconds),
+        repeat=o.repeat,
+    )
+
+
 SCENARIOS = {
     "async-drain": run_async_drain,
     "async-latency": run_async_latency,
@@ -421,4 +433,5 @@ SCENARIOS = {
     "history": run_history,
     "memory": run_memory,
     "enqueue-http": run_http,
+    "pooler": run_pooler,
 }

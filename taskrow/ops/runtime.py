@@ -91,7 +91,9 @@ def open_engine(config: Settings) -> Iterator[Engine]:
     if config.database_url is None:
         raise CommandError(NO_DATABASE)
     try:
-        engine = queue_core.create_engine(config.database_url, pool_size=1, max_overflow=0)
+        engine = queue_core.create_engine(
+            config.database_url, pool_size=1, max_overflow=0, pooler=config.pooler
+        )
     except (ValueError, sa_exc.ArgumentError) as exc:  # the URL itself is never echoed: secrets
         raise CommandError("the database URL is not a valid PostgreSQL URL") from exc
     try:

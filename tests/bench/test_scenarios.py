@@ -28,6 +28,9 @@ CASES = {
     "history": ["--tasks", "40", "--finished", "500", "--future", "50", *TINY],
     "memory": ["--tasks", "200", "--threads", "2"],
     "enqueue-http": ["--seconds", "1", "--connections", "2", "--http-layouts", "1x2", "--no-rq"],
+    "pooler": [
+        "--tasks", "60", *TINY, "--seconds", "1", "--connections", "2", "--http-layouts", "1x2"
+    ],
 }
 EXPECTED = {
     "async-drain": ["taskrow_1x4_tasks_per_s", "taskrow_best_tasks_per_s"],
@@ -50,6 +53,7 @@ EXPECTED = {
         "taskrow_1x2_p99_ms",
         "taskrow_1x2_errors",
     ],
+    "pooler": ["drain_none_tasks_per_s", "drain_transaction_tasks_per_s", "http_ratio"],
 }
 
 
