@@ -26,7 +26,15 @@ from .aio import (
     aprogress,
     create_async_engine,
 )
-from .db import POOLERS, Executor, Pooler, create_engine, engine_url, translate_errors
+from .db import (
+    POOLERS,
+    Executor,
+    Pooler,
+    create_engine,
+    engine_url,
+    pooler_of,
+    translate_errors,
+)
 from .enqueue import DEFAULT_QUEUE, DEFAULT_TENANT, NewTask, enqueue, enqueue_many, enqueue_many_ids
 from .errors import (
     DatabaseError,
@@ -168,6 +176,7 @@ __all__ = [
     "metadata",
     "notify_channel",
     "pooler_mode",
+    "pooler_of",
     "progress",
     "prune",
     "prune_all",

@@ -21,7 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.ext.asyncio import create_async_engine as _sa_create_async_engine
 
 from .admin import get_steps
-from .db import _TUPLES_OK, Fetched, _connect_args, _pyformat, engine_url, translate_errors
+from .db import (
+    _TUPLES_OK,
+    Fetched,
+    Pooler,
+    _connect_args,
+    _pyformat,
+    engine_url,
+    translate_errors,
+)
 from .enqueue import DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE, DEFAULT_TENANT, NewTask, enqueue_steps
 from .errors import DatabaseError
 from .leases import complete_steps, progress_steps
@@ -41,8 +49,10 @@ def create_async_engine(
     pool_timeout: float = 2.0,
     connect_timeout: int = 2,
     application_name: str = "taskrow",
+    pooler: Pooler = "none",
 ) -> AsyncEngine:
-    """:func:`queue_core.create_engine`'s async twin: psycopg 3, the same libpq settings."""
+    """:func:`queue_core.create_engine`'s async twin: psycopg 3, the same libpq settings (and
+    the same ``pooler`` switch)."""
     parsed = engine_url(url)
     return _sa_create_async_engine(
         parsed,
@@ -50,7 +60,7 @@ def create_async_engine(
         max_overflow=max_overflow,
         pool_timeout=pool_timeout,
         pool_pre_ping=True,
-        connect_args=_connect_args(parsed, connect_timeout, application_name),
+        connect_args=_connect_args(parsed, connect_timeout, application_name, pooler),
     )
 
 

@@ -78,15 +78,13 @@ def create_engine(
     pooling) turns off psycopg's server-side prepared statements on every connection.
     """
     parsed = engine_url(url)
-    connect_args = _connect_args(parsed, connect_timeout, application_name)
-    if pooler == "transaction":
-        connect_args["prepare_threshold"] = None  # a prepared statement outlives a transaction
     engine = sa.create_engine(
         parsed,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_timeout=pool_timeout,
-        connect_args=connect_args,
+        connect_args=_connect_args(parsed, connect_timeout, application_name, pooler),
+        execution_options={_POOLER_OPTION: pooler},
     )
     if pre_ping:
         _ping_idle_connections(engine)
@@ -94,7 +92,7 @@ def create_engine(
 
 
 def _connect_args(
-    parsed: sa.URL, connect_timeout: int, application_name: str
+    parsed: sa.URL, connect_timeout: int, application_name: str, pooler: Pooler = "none"
 ) -> dict[str, object]:
     """What every taskrow engine (sync or async) passes to libpq, unless the URL says otherwise."""
     connect_args: dict[str, object] = {
@@ -104,7 +102,19 @@ def _connect_args(
     }
     for name in parsed.query:
         connect_args.pop(name, None)
+    if pooler == "transaction":
+        connect_args["prepare_threshold"] = None  # a prepared statement outlives a transaction
     return connect_args
+
+
+_POOLER_OPTION = "taskrow_pooler"
+
+
+def pooler_of(engine: sa.Engine) -> Pooler:
+    """The ``pooler`` an engine of :func:`create_engine` was made for (``"none"`` otherwise):
+    an engine made beside it for the same database (e.g. an async one) needs the same."""
+    pooler = engine.get_execution_options().get(_POOLER_OPTION, "none")
+    return pooler if pooler in POOLERS else "none"
 
 
 #: A pooled connection unused for longer than this is checked with a ping before it is handed

@@ -88,6 +88,7 @@ class AsyncPool:
     ) -> None:
         self._size = size
         self._url = engine.url.render_as_string(hide_password=False)
+        self._pooler = queue_core.pooler_of(engine)  # behind PgBouncer: the same switch
         self._on_done = on_done
         self._schema = schema
         self._blocked_after = blocked_after
@@ -140,7 +141,10 @@ class AsyncPool:
     async def _serve(self) -> None:
         self._stop = asyncio.Event()
         self._engine = queue_core.create_async_engine(
-            self._url, pool_size=min(self._size, PROGRESS_CONNECTIONS), max_overflow=self._size
+            self._url,
+            pool_size=min(self._size, PROGRESS_CONNECTIONS),
+            max_overflow=self._size,
+            pooler=self._pooler,
         )
         self._progress_slots = asyncio.Semaphore(PROGRESS_CONNECTIONS)
         self._ready.set()
