@@ -34,14 +34,20 @@ DECLARE
     entry jsonb;
     at text := to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"');
 BEGIN
-    -- A claim that takes over an expired lease gives the row a new token (running again) or
-    -- ends it (dead, cancelled) clearing its worker; a recorded failure keeps the worker.
-    IF NEW.state = 'running' OR (NEW.worker_id IS NULL AND OLD.worker_id IS NOT NULL) THEN
+    -- A claim that takes over an expired lease gives the row a new token (running again).
+    -- A claim that ends an expired lease (dead, cancelled) or a release at shutdown clears its
+    -- worker: an entry only when it wrote an error (LeaseExpired, WorkerStopped), not for a
+    -- release that refunded the attempt or a cancel. A recorded failure keeps the worker.
+    IF NEW.state = 'running' THEN
         entry := jsonb_build_object(
             'attempt', OLD.attempts, 'type', 'LeaseExpired',
             'message', 'the lease expired before the attempt ended (the worker stopped, '
                        'was killed or hung, or a thread-pool attempt ran past its timeout)',
             'traceback', NULL, 'at', at);
+    ELSIF NEW.worker_id IS NULL AND OLD.worker_id IS NOT NULL
+          AND NEW.error_type IS NOT DISTINCT FROM OLD.error_type
+          AND NEW.error_message IS NOT DISTINCT FROM OLD.error_message THEN
+        RETURN NEW;
     ELSE
         entry := jsonb_build_object(
             'attempt', OLD.attempts, 'type', NEW.error_type,

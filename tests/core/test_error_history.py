@@ -106,3 +106,15 @@ def test_the_worker_round_backs_off_by_the_documented_schedule(engine: Engine) -
         retried = get(engine, task.id)
         assert retried.state is TaskState.QUEUED and retried.attempts == attempt
         assert 0 <= (retried.run_at - now).total_seconds() <= 2 ** (attempt - 1)
+
+
+def test_a_charged_release_of_the_last_attempt_is_recorded_as_worker_stopped(
+    engine: Engine,
+) -> None:
+    task = enqueue(engine, max_attempts=1)
+    [claimed] = claim(engine)
+    with engine.begin() as conn:
+        queue_core.release(conn, [claimed.lease], refund=False)  # its handler had started
+    dead = get(engine, task.id)
+    assert dead.state is TaskState.DEAD and dead.error_type == "WorkerStopped"
+    assert [(e["attempt"], e["type"]) for e in dead.errors] == [(1, "WorkerStopped")]
