@@ -114,3 +114,8 @@ def test_a_queue_no_live_worker_consumes_is_flagged(
 def _queues(server: object, token: str) -> dict[str, dict[str, object]]:
     response = server.get("/v1/queues", headers=bearer(token))  # type: ignore[attr-defined]
     return {q["queue"]: q for q in response.json()["queues"]}
+
+
+def test_the_documented_announcement_timings() -> None:
+    """docs/api.md: refreshed every 10 s, no longer counted 60 s after the last refresh."""
+    assert (queue_core.ANNOUNCE_INTERVAL, queue_core.LIVE_SECONDS) == (10.0, 60.0)
