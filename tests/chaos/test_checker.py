@@ -26,3 +26,10 @@ def test_a_one_attempt_task_left_running_is_stuck() -> None:
     verdicts = _Verdicts()
     verdicts.judge("t", "once", Row("running"), [], [])
     assert verdicts.stuck == ["t"] and verdicts.never_ran_dead == []
+
+
+def test_only_a_task_a_cancel_was_sent_for_may_end_cancelled() -> None:
+    verdicts = _Verdicts(cancel_requested=frozenset({"asked"}))
+    verdicts.judge("asked", "work", Row("cancelled"), [], [])
+    verdicts.judge("unasked", "work", Row("cancelled"), [], [])
+    assert verdicts.lost == ["unasked"]
