@@ -175,6 +175,7 @@ class Worker:
         reason than the connection, outcomes are written one at a time, without claims, until
         the one it refuses is found (:meth:`_refused`): a round is never retried identically.
         """
+        self._isolate = min(self._isolate, len(self._pending))
         if self._isolate:
             claim = False
         if not self._pending and not claim:

@@ -144,6 +144,7 @@ class _Verdicts:
     zombies: list[str] = dataclasses.field(default_factory=list)
     never_ran_dead: list[str] = dataclasses.field(default_factory=list)
     starts: frozenset[str] = frozenset()
+    cancel_requested: frozenset[str] = frozenset()
     unexplained: list[str] = dataclasses.field(default_factory=list)
     over: list[str] = dataclasses.field(default_factory=list)
     executions: int = 0
@@ -159,6 +160,8 @@ class _Verdicts:
         self.states[row.state] += 1
         if row.state not in FINAL:
             self.stuck.append(task_id)
+        elif row.state == "cancelled" and task_id in self.cancel_requested:
+            pass  # a cancel was sent for it: it may end cancelled instead
         elif task.startswith("once") and row.state == "dead":
             if task_id not in self.starts:  # a fault killing it mid-run may spend its attempt
                 self.never_ran_dead.append(task_id)
@@ -196,12 +199,14 @@ def check(
     lease: float,
     seconds: float,
     starts: frozenset[str] = frozenset(),
+    cancel_requested: frozenset[str] = frozenset(),
 ) -> Report:
     """Judge every acknowledged task once the scenario has settled (``starts``: the tasks a
-    handler of which started, as the one-attempt handlers note them)."""
+    handler of which started, as the one-attempt handlers note them; ``cancel_requested``: the
+    tasks a cancel was sent for, which may end cancelled)."""
     rows = _rows(engine, list(acknowledged.ids))
     executions = _executions(engine)
-    verdicts = _Verdicts(starts=starts)
+    verdicts = _Verdicts(starts=starts, cancel_requested=cancel_requested)
     for task_id, task in acknowledged.ids.items():
         verdicts.judge(task_id, task, rows.get(task_id), executions.get(task_id, []), events)
     kinds: dict[str, int] = defaultdict(int)
@@ -227,6 +232,7 @@ def check(
         events=dict(kinds),
         recoveries=_recoveries(events, rows),
         never_ran_dead=verdicts.never_ran_dead,
+        cancel_requested=len(cancel_requested),
     )
 
 

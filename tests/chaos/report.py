@@ -46,6 +46,7 @@ class Report:
     events: dict[str, int]
     recoveries: list[Recovery]
     never_ran_dead: list[str] = dataclasses.field(default_factory=list)
+    cancel_requested: int = 0  # tasks a cancel was sent for (they may end cancelled)
 
     @property
     def recovery_bound(self) -> float:
@@ -81,6 +82,7 @@ class Report:
             ("answers other than 202", str(sum(self.refused.values())), "allowed (no promise)"),
             ("tasks created without a 202", str(self.unacknowledged), "allowed (at least once)"),
             ("final states", _counts(self.states), f"{self.poison} poison must be dead"),
+            ("cancels sent", str(self.cancel_requested), "those tasks may end cancelled"),
             ("lost", str(len(self.lost)), "must be 0"),
             ("stuck after settle", str(len(self.stuck)), "must be 0"),
             ("never ran but ended dead", str(len(self.never_ran_dead)), "must be 0"),

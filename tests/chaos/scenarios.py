@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+import queue_core
 
 from .checker import Report, check, read_acknowledged, unfinished
 from .cluster import Cluster
@@ -62,8 +66,53 @@ class Load:
 Faults = Callable[[Cluster], None]
 
 
-def run(cluster: Cluster, name: str, load: Load, faults: Faults, *, settle: float = 25.0) -> Report:
-    """Load + faults, then settle and check; prints and keeps the summary table."""
+class Canceller:
+    """Cancels one of the latest acknowledged tasks every ``every`` seconds while the load runs
+    (straight to the database, past the proxies: the faults hit the workers, not the cancels).
+    ``requested`` holds every task a cancel was sent for, answered or not."""
+
+    def __init__(self, cluster: Cluster, out: Path, every: float = 0.25) -> None:
+        self.requested: set[str] = set()
+        self._cluster = cluster
+        self._out = out
+        self._every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        rng = random.Random(7)
+        while not self._stop.wait(self._every):
+            if not self._out.exists():
+                continue
+            ids = list(read_acknowledged(self._out).ids)[-10:]
+            if not ids:
+                continue
+            task_id = rng.choice(ids)
+            self.requested.add(task_id)
+            try:
+                with self._cluster.engine.begin() as conn:
+                    queue_core.cancel(conn, task_id)
+            except queue_core.TaskrowError:
+                pass  # finished already, or the database is down: no promise either way
+
+    def stop(self) -> frozenset[str]:
+        self._stop.set()
+        self._thread.join(10)
+        return frozenset(self.requested)
+
+
+def run(
+    cluster: Cluster,
+    name: str,
+    load: Load,
+    faults: Faults,
+    *,
+    settle: float = 25.0,
+    cancels: bool = False,
+) -> Report:
+    """Load + faults (and cancels of running and queued tasks with ``cancels``), then settle
+    and check; prints and keeps the summary table."""
     start = time.monotonic()
     out = cluster.start_load(
         count=load.count,
@@ -73,12 +122,14 @@ def run(cluster: Cluster, name: str, load: Load, faults: Faults, *, settle: floa
         pause=load.pause,
         pattern=load.pattern,
     )
+    canceller = Canceller(cluster, out) if cancels else None
     faults(cluster)
     deadline = time.monotonic() + load.seconds + 30
     while cluster.loading() and time.monotonic() < deadline:
         cluster.supervise()
         time.sleep(0.2)
     cluster.wait_load(timeout=5)
+    cancelled = canceller.stop() if canceller is not None else frozenset()
     acknowledged = read_acknowledged(out)
     ids = list(acknowledged.ids)
     settle_end = time.monotonic() + settle
@@ -93,6 +144,7 @@ def run(cluster: Cluster, name: str, load: Load, faults: Faults, *, settle: floa
         lease=cluster.lease,
         seconds=time.monotonic() - start,
         starts=cluster.starts(),
+        cancel_requested=cancelled,
     )
     table = report.table()
     REPORTS.append(table)

@@ -305,3 +305,23 @@ def test_heartbeat_tells_an_older_lease_of_a_reclaimed_task_it_is_lost(engine: E
     with engine.begin() as conn:
         assert queue_core.release(conn, [stale.lease]) == set()
     assert get(engine, task.id).lease_token == fresh.lease_token
+
+
+def test_adopt_finds_only_this_workers_recent_claims_it_does_not_hold(engine: Engine) -> None:
+    mine, older, theirs = enqueue(engine), enqueue(engine), enqueue(engine)
+    claimed = {t.id: t for t in claim(engine, n=2, worker_id="me")}
+    claim(engine, worker_id="them")
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "UPDATE taskrow.tasks SET started_at = now() - interval '1 hour' WHERE id = :i"
+            ),
+            {"i": older.id},
+        )
+        assert {t.id for t in queue_core.adopt(conn, [], within=60, worker_id="me")} == {mine.id}
+        held = [claimed[mine.id].lease]
+        assert queue_core.adopt(conn, held, within=60, worker_id="me") == []
+        [adopted] = queue_core.adopt(conn, [], within=60, lease_for=600, worker_id="me")
+    assert (adopted.lease_token, adopted.attempts) == (claimed[mine.id].lease_token, 1)
+    assert get(engine, mine.id).run_at - claimed[mine.id].run_at > timedelta(seconds=500)
+    assert get(engine, theirs.id).worker_id == "them"
