@@ -279,3 +279,11 @@ def test_operator_keys_come_from_the_cli_only(db_url: str, app: Flask) -> None:
         assert refused.exit_code == 2 and "Traceback" not in refused.output
     # the HTTP API has no route that makes keys: WHO lists every route there is
     assert not any("key" in rule for _, rule in routes(app))
+
+
+def test_with_auth_off_every_caller_is_trusted_metrics_included(db_url: str) -> None:
+    app = api.create_app(settings_for(db_url, auth_enabled=False))
+    try:
+        assert app.test_client().get("/metrics").status_code == 200
+    finally:
+        app.extensions["taskrow"].engine.dispose()
