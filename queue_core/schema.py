@@ -44,8 +44,8 @@ metadata = MetaData(
 FINISHED_STATES_SQL = "state IN ('succeeded', 'dead', 'cancelled')"
 # An operator key holds the admin scope alone, no tenant and no queue list; no other key does.
 OPERATOR_KEY_SQL = (
-    "(tenant IS NULL) = (scopes = ARRAY['admin']::text[])"
-    " AND (tenant IS NOT NULL OR queues IS NULL)"
+    "(tenant IS NULL) = ('admin' = ANY(scopes))"
+    " AND (tenant IS NOT NULL OR (scopes = ARRAY['admin']::text[] AND queues IS NULL))"
 )
 
 tasks = Table(

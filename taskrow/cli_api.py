@@ -136,8 +136,8 @@ def serve(
 
 def _logging(fmt: str, level: str) -> dict[str, Any]:
     """The logging configuration gunicorn applies in its master (its forked workers inherit
-    it): the worker's text or JSON lines on stderr for the app, gunicorn and its access log,
-    each app line during a request ending in its request id."""
+    it): the worker's text or JSON lines, on stderr for the app and gunicorn, on stdout for
+    the access log; each app line during a request ends in its request id."""
     import api
     import worker
 
@@ -148,17 +148,19 @@ def _logging(fmt: str, level: str) -> dict[str, Any]:
         "formatters": {"taskrow": {"()": functools.partial(worker.log_formatter, fmt)}},
         "filters": {"request_id": {"()": api.RequestIdFilter}},
         "handlers": {
-            "stderr": {
+            stream: {
                 "class": "logging.StreamHandler",
-                "stream": "ext://sys.stderr",
+                "stream": f"ext://sys.{stream}",
                 "formatter": "taskrow",
                 "filters": ["request_id"],
             }
+            for stream in ("stderr", "stdout")
         },
         "root": {"level": level.upper(), "handlers": ["stderr"]},
         "loggers": {
-            name: {"level": level.upper(), "handlers": [], "propagate": True}
-            for name in ("gunicorn.error", "gunicorn.access")
+            "gunicorn.error": {"level": level.upper(), "handlers": [], "propagate": True},
+            # the access log stays on stdout, as gunicorn writes it
+            "gunicorn.access": {"level": level.upper(), "handlers": ["stdout"], "propagate": False},
         },
     }
 

@@ -23,8 +23,8 @@ OLD_SCOPES_NAME = "api_keys_api_keys_scopes_check_check"
 OLD_SCOPES = "scopes <@ ARRAY['enqueue', 'read', 'manage']::text[]"
 NEW_SCOPES = "scopes <@ ARRAY['enqueue', 'read', 'manage', 'admin']::text[]"
 OPERATOR = (
-    "(tenant IS NULL) = (scopes = ARRAY['admin']::text[])"
-    " AND (tenant IS NOT NULL OR queues IS NULL)"
+    "(tenant IS NULL) = ('admin' = ANY(scopes))"
+    " AND (tenant IS NOT NULL OR (scopes = ARRAY['admin']::text[] AND queues IS NULL))"
 )
 
 

@@ -98,8 +98,12 @@ def test_text_lines_with_request_ids_and_no_secrets(
     db_url: str, tmp_path: Path, engine: Engine, make_key: MakeKey
 ) -> None:
     token = make_key(tenant="acme")
-    with running_server(db_url, tmp_path, args=("--log-format", "text"), **ENV) as http:
+    env = {**ENV, "TASKROW_QUEUE_DEPTH_LIMIT": "1"}
+    with running_server(db_url, tmp_path, args=("--log-format", "text"), **env) as http:
         seen = exercise(http.base, engine, token)
+        for status in (202, 429):
+            body = {"task": "t", "queue": "full"}
+            assert http.post("/v1/tasks", json=body, headers=bearer(token)).status_code == status
         wanted = [
             rf"api\.enqueued task_id={seen['enqueued']} .* request_id=client-req-0001",
             rf"api\.cancelled task_id={seen['enqueued']} .* request_id={seen['cancel_request_id']}",
@@ -108,6 +112,7 @@ def test_text_lines_with_request_ids_and_no_secrets(
             r"api\.forbidden path=/metrics key_id=\w+ request_id=[0-9a-f]{32}",
             r"dashboard\.login key_id=\w+ tenant=acme request_id=",
             rf"dashboard\.retried task_id={seen['dashboard_dead']} key_id=\w+ request_id=",
+            r"api\.queue_full tenant=acme queue=full limit=1 request_id=[0-9a-f]{32}",
         ]
 
         def logged() -> str:
@@ -120,7 +125,7 @@ def test_text_lines_with_request_ids_and_no_secrets(
         assert never not in found, never
     line = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO api\.views api\.enqueued"
     assert re.search(line, found, re.M)
-    assert "POST /v1/tasks" in found  # gunicorn's access log, through the same handler
+    assert re.search(r"INFO gunicorn\.access .*POST /v1/tasks", found)  # in the same format
 
 
 def test_json_lines_carry_the_request_id_as_a_field(

@@ -203,6 +203,11 @@ def test_no_answer_to_tenant_beta_names_anything_of_alpha(app: Flask, engine: En
     client = app.test_client()
     queues = client.get("/v1/queues", headers=bearer(beta)).get_json()["queues"]
     assert {q["queue"] for q in queues} == {BETA_QUEUE}
+    with engine.connect() as conn:
+        own = {s.queue: s.counts for s in queue_core.stats(conn, tenant=BETA)}
+    assert {q["queue"]: q["counts"] for q in queues} == {
+        name: {state.value: n for state, n in counts.items()} for name, counts in own.items()
+    }  # beta's counts, to the task
     # and nothing of alpha's changed (beta's retries and cancels of alpha's tasks were 404s)
     with engine.connect() as conn:
         states = {name: queue_core.get(conn, t.id).state.value for name, t in world.alpha.items()}
@@ -251,3 +256,34 @@ def test_operator_keys_are_made_only_without_tenant_or_tenant_scopes(engine: Eng
         created = queue_core.create_operator_key(conn)
     assert created.key.tenant is None and created.key.scopes == ("admin",)
     assert created.key.operator
+
+
+def test_operator_keys_come_from_the_cli_only(db_url: str, app: Flask) -> None:
+    from click.testing import CliRunner
+
+    from taskrow.cli import main
+
+    runner = CliRunner()
+    env = {"TASKROW_DATABASE_URL": db_url}
+    created = runner.invoke(main, ["keys", "create", "--admin", "--name", "prom"], env=env)
+    assert created.exit_code == 0, created.output
+    token = created.stdout.strip()
+    assert "tenant=- scopes=admin" in created.stderr
+    listed = runner.invoke(main, ["keys", "list"], env=env).stdout
+    assert f"{token.split('_')[1]}  tenant=-  scopes=admin" in listed
+    client = app.test_client()
+    assert client.get("/metrics", headers=bearer(token)).status_code == 200
+    assert client.get("/v1/queues", headers=bearer(token)).status_code == 403
+    for extra in (["--tenant", ALPHA], ["--scope", "read"], ["--queue", "q"]):
+        refused = runner.invoke(main, ["keys", "create", "--admin", *extra], env=env)
+        assert refused.exit_code == 2 and "Traceback" not in refused.output
+    # the HTTP API has no route that makes keys: WHO lists every route there is
+    assert not any("key" in rule for _, rule in routes(app))
+
+
+def test_with_auth_off_every_caller_is_trusted_metrics_included(db_url: str) -> None:
+    app = api.create_app(settings_for(db_url, auth_enabled=False))
+    try:
+        assert app.test_client().get("/metrics").status_code == 200
+    finally:
+        app.extensions["taskrow"].engine.dispose()
