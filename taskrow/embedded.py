@@ -107,7 +107,8 @@ class EmbeddedPostgres:
 
         A server already running on this folder (left by a process that was killed) is reused:
         ``started`` stays False. The port is the one asked for, else the one remembered from
-        the last start when it is free, else a free one; it is remembered for the next start.
+        the last start when it is free, else a free one; it is remembered for the next start,
+        and a restart of the same object keeps it.
         """
         if self.relocated:
             self._place_data()
@@ -116,8 +117,8 @@ class EmbeddedPostgres:
         elif self.running():
             self.port = self._running_port()
             return self.url
-        if self._requested_port is None and not port_is_free(self.port):
-            self.port = free_port()
+        if self._requested_port is None and not self.started and not port_is_free(self.port):
+            self.port = free_port()  # a restart of this same object keeps its URL
         options = (
             f"-h 127.0.0.1 -p {self.port} -c unix_socket_directories='' -c max_connections=200"
             " -c listen_addresses=127.0.0.1"

@@ -128,7 +128,9 @@ def _modes(path: Path) -> dict[Path, int]:
 
 
 def test_dev_runs_the_whole_system_and_stops_cleanly(tmp_path: Path) -> None:
-    modes = _modes(tmp_path)  # pytest's folders are 0700: nothing may open them up
+    # pytest's folders are 0700: nothing may open them up. (Only this session's own: the
+    # shared /tmp/pytest-of-USER is chmod-ed by every session that starts.)
+    modes = {folder: folder.stat().st_mode for folder in (tmp_path, tmp_path.parent)}
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("TASKROW_DATABASE_URL", "DATABASE_URL")}
     env["TASKROW_DATA_DIR"] = str(tmp_path / ".taskrow")
@@ -172,7 +174,7 @@ def test_dev_runs_the_whole_system_and_stops_cleanly(tmp_path: Path) -> None:
         assert dev.wait(timeout=60) == 0
         for process in [*children, postgres]:
             wait_for(lambda p=process: _gone(p), timeout=10, what=f"{process.pid} to exit")
-        assert _modes(tmp_path) == modes
+        assert {folder: folder.stat().st_mode for folder in modes} == modes
     finally:
         if dev.poll() is None:
             dev.kill()
