@@ -56,6 +56,8 @@ CLOSE_SECONDS = 5.0
 PROGRESS_CONNECTIONS = 8
 
 _TIMEOUT, _CANCEL, _LEASE_LOST = "timeout", "cancel", "lease_lost"
+_BLOCKED = "worker.loop_blocked task_id=%s task=%s blocked_for=%.3f"
+_UNBLOCKED = "worker.loop_unblocked task_id=%s task=%s duration=%.3f"
 
 
 async def run_async_handler(
@@ -253,12 +255,12 @@ class AsyncPool:
             if answered.wait(self._blocked_after):
                 continue
             job = self._current_job()
-            _log_loop("worker.loop_blocked", job, "blocked_for", time.monotonic() - started)
+            _log_loop(_BLOCKED, job, "blocked_for", time.monotonic() - started)
             while not answered.wait(SWEEP_SECONDS):
                 if self._closed.is_set():
                     return
                 self._flag_overdue(time.monotonic())
-            _log_loop("worker.loop_unblocked", job, "duration", time.monotonic() - started)
+            _log_loop(_UNBLOCKED, job, "duration", time.monotonic() - started)
 
     def _current_job(self) -> Job | None:
         task = asyncio.current_task(self._loop)  # the coroutine holding the loop right now
@@ -380,12 +382,13 @@ def _stop_reason(job: Job, now: float) -> str | None:
     return None
 
 
-def _log_loop(event: str, job: Job | None, key: str, seconds: float) -> None:
-    """A line about the loop, naming the task whose coroutine held it (``-`` if none)."""
+def _log_loop(message: str, job: Job | None, key: str, seconds: float) -> None:
+    """A line about the loop (``message`` starts with its event name), naming the task whose
+    coroutine held it (``-`` if none)."""
     task_id, name = (str(job.task.id), job.task.task) if job else ("-", "-")
-    fields = {"event": event, "task_id": task_id, "task": name, key: round(seconds, 3)}
-    message = "%s task_id=%s task=%s %s=%.3f"
-    logger.warning(message, event, task_id, name, key, seconds, extra={"fields": fields})
+    fields: dict[str, object] = {"event": message.split(" ", 1)[0], "task_id": task_id}
+    fields.update(task=name, **{key: round(seconds, 3)})
+    logger.warning(message, task_id, name, seconds, extra={"fields": fields})
 
 
 def _flag_timeout(job: Job) -> None:
