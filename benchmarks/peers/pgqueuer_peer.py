@@ -1,6 +1,7 @@
 """PgQueuer 1.6 beside taskrow, run from the benchmark venv (.venv-bench), never from taskrow's.
 
     python pgqueuer_peer.py drain URL N           -> {"jobs": N, "seconds": s, "jobs_per_s": r}
+    python pgqueuer_peer.py io URL N MS CONCURRENCY -> the same, for jobs that await MS ms
     python pgqueuer_peer.py latency URL RATE SECS -> {"samples": n, "p50_ms": .., "p99_ms": ..}
     python pgqueuer_peer.py consume URL N         (internal: the latency consumer process)
 
@@ -8,6 +9,10 @@
 batches of 1,000 and drains them with one QueueManager (asyncpg, batch_size 10, the defaults)
 in drain mode. The rate counts from the first handler call to the end of ``run`` (the last
 acknowledgement written), as taskrow's counts from its first claim to its last acknowledgement.
+
+``io`` drains N jobs whose handler awaits ``asyncio.sleep(MS / 1000)``, up to CONCURRENCY at
+once (``max_concurrent_tasks``), dequeued in batches of CONCURRENCY / 2 (the largest batch
+PgQueuer accepts for that cap): the I/O-bound scenario's layout for PgQueuer.
 
 ``latency`` starts a consumer process with an idle QueueManager, then enqueues one job at a
 time at RATE per second for SECS seconds from this process; the latency of a job is from the
@@ -39,34 +44,42 @@ async def install(url: str) -> None:
         await conn.close()
 
 
-async def enqueue_batches(url: str, n: int) -> None:
+async def enqueue_batches(url: str, n: int, entrypoint: str = "noop") -> None:
     conn = await asyncpg.connect(url)
     try:
         queries = Queries(AsyncpgDriver(conn))
         for start in range(0, n, 1000):
             size = min(1000, n - start)
-            await queries.enqueue(["noop"] * size, [None] * size, [0] * size)
+            await queries.enqueue([entrypoint] * size, [None] * size, [0] * size)
     finally:
         await conn.close()
 
 
-async def drain(url: str, n: int) -> dict[str, float]:
+async def drain(url: str, n: int, ms: float = 0.0, concurrency: int = 0) -> dict[str, float]:
+    entrypoint = "io" if ms else "noop"
     await install(url)
-    await enqueue_batches(url, n)
+    await enqueue_batches(url, n, entrypoint)
     conn = await asyncpg.connect(url)
     first: list[float] = []
     count = 0
     qm = QueueManager(Queries(AsyncpgDriver(conn)))
 
-    @qm.entrypoint("noop")
-    async def noop(job: Job) -> None:
+    @qm.entrypoint(entrypoint)
+    async def handler(job: Job) -> None:
         nonlocal count
         if not first:
             first.append(time.perf_counter())
+        if ms:
+            await asyncio.sleep(ms / 1000)
         count += 1
 
+    batch = max(1, min(concurrency // 2, 1000)) if concurrency else 10
     try:
-        await qm.run(mode=QueueExecutionMode.drain, batch_size=10)
+        await qm.run(
+            mode=QueueExecutionMode.drain,
+            batch_size=batch,
+            max_concurrent_tasks=concurrency or None,
+        )
         ended = time.perf_counter()
     finally:
         await conn.close()
@@ -141,6 +154,9 @@ def main(argv: list[str]) -> None:
     mode, url = argv[0], argv[1]
     if mode == "drain":
         print(json.dumps(asyncio.run(drain(url, int(argv[2])))))
+    elif mode == "io":
+        figures = drain(url, int(argv[2]), float(argv[3]), int(argv[4]))
+        print(json.dumps(asyncio.run(figures)))
     elif mode == "latency":
         print(json.dumps(asyncio.run(produce(url, float(argv[2]), float(argv[3])))))
     elif mode == "consume":
