@@ -191,6 +191,9 @@ class AsyncPool:
             outcome = await run_async_handler(job.spec, job.task.args, ctx)
         except asyncio.CancelledError:
             outcome = self._cancelled(job)
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()  # handled: the commit or rollback below runs normally
         self._settling.add(job.lease)
         if not ctx.transaction_used:
             return outcome
@@ -210,16 +213,21 @@ class AsyncPool:
     async def _sweep(self) -> None:
         while True:
             await asyncio.sleep(SWEEP_SECONDS)
-            now = time.monotonic()
-            for task, job in list(self._running.items()):
-                if job.lease in self._reasons or job.lease in self._settling:
-                    continue
-                reason = _stop_reason(job, now)
-                if reason is not None:
-                    self._reasons[job.lease] = reason
-                    if reason == _TIMEOUT:
-                        _flag_timeout(job)
-                    task.cancel(reason)
+            try:
+                self._cancel_due(time.monotonic())
+            except Exception:  # keep sweeping: a cancellation missed now is retried next time
+                logger.exception("worker.sweep_failed")
+
+    def _cancel_due(self, now: float) -> None:
+        for task, job in list(self._running.items()):
+            if job.lease in self._reasons or job.lease in self._settling:
+                continue
+            reason = _stop_reason(job, now)
+            if reason is not None:
+                self._reasons[job.lease] = reason
+                if reason == _TIMEOUT:
+                    _flag_timeout(job)
+                task.cancel(reason)
 
     async def progress(
         self, job: Job, current: int | None, total: int | None, message: str | None
