@@ -56,6 +56,8 @@ CLOSE_SECONDS = 5.0
 PROGRESS_CONNECTIONS = 8
 
 _TIMEOUT, _CANCEL, _LEASE_LOST = "timeout", "cancel", "lease_lost"
+_BLOCKED = "worker.loop_blocked task_id=%s task=%s blocked_for=%.3f"
+_UNBLOCKED = "worker.loop_unblocked task_id=%s task=%s duration=%.3f"
 
 
 async def run_async_handler(
@@ -193,6 +195,9 @@ class AsyncPool:
             outcome = await run_async_handler(job.spec, job.task.args, ctx)
         except asyncio.CancelledError:
             outcome = self._cancelled(job)
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()  # handled: the commit or rollback below runs normally
         self._settling.add(job.lease)
         if not ctx.transaction_used:
             return outcome
@@ -212,16 +217,21 @@ class AsyncPool:
     async def _sweep(self) -> None:
         while True:
             await asyncio.sleep(SWEEP_SECONDS)
-            now = time.monotonic()
-            for task, job in list(self._running.items()):
-                if job.lease in self._reasons or job.lease in self._settling:
-                    continue
-                reason = _stop_reason(job, now)
-                if reason is not None:
-                    self._reasons[job.lease] = reason
-                    if reason == _TIMEOUT:
-                        _flag_timeout(job)
-                    task.cancel(reason)
+            try:
+                self._cancel_due(time.monotonic())
+            except Exception:  # keep sweeping: a cancellation missed now is retried next time
+                logger.exception("worker.sweep_failed")
+
+    def _cancel_due(self, now: float) -> None:
+        for task, job in list(self._running.items()):
+            if job.lease in self._reasons or job.lease in self._settling:
+                continue
+            reason = _stop_reason(job, now)
+            if reason is not None:
+                self._reasons[job.lease] = reason
+                if reason == _TIMEOUT:
+                    _flag_timeout(job)
+                task.cancel(reason)
 
     async def progress(
         self, job: Job, current: int | None, total: int | None, message: str | None
@@ -257,12 +267,12 @@ class AsyncPool:
             if answered.wait(self._blocked_after):
                 continue
             job = self._current_job()
-            _log_loop("worker.loop_blocked", job, "blocked_for", time.monotonic() - started)
+            _log_loop(_BLOCKED, job, "blocked_for", time.monotonic() - started)
             while not answered.wait(SWEEP_SECONDS):
                 if self._closed.is_set():
                     return
                 self._flag_overdue(time.monotonic())
-            _log_loop("worker.loop_unblocked", job, "duration", time.monotonic() - started)
+            _log_loop(_UNBLOCKED, job, "duration", time.monotonic() - started)
 
     def _current_job(self) -> Job | None:
         task = asyncio.current_task(self._loop)  # the coroutine holding the loop right now
@@ -384,12 +394,13 @@ def _stop_reason(job: Job, now: float) -> str | None:
     return None
 
 
-def _log_loop(event: str, job: Job | None, key: str, seconds: float) -> None:
-    """A line about the loop, naming the task whose coroutine held it (``-`` if none)."""
+def _log_loop(message: str, job: Job | None, key: str, seconds: float) -> None:
+    """A line about the loop (``message`` starts with its event name), naming the task whose
+    coroutine held it (``-`` if none)."""
     task_id, name = (str(job.task.id), job.task.task) if job else ("-", "-")
-    fields = {"event": event, "task_id": task_id, "task": name, key: round(seconds, 3)}
-    message = "%s task_id=%s task=%s %s=%.3f"
-    logger.warning(message, event, task_id, name, key, seconds, extra={"fields": fields})
+    fields: dict[str, object] = {"event": message.split(" ", 1)[0], "task_id": task_id}
+    fields.update(task=name, **{key: round(seconds, 3)})
+    logger.warning(message, task_id, name, seconds, extra={"fields": fields})
 
 
 def _flag_timeout(job: Job) -> None:

@@ -3,8 +3,9 @@
     python pgqueuer_peer.py prepare URL N  (schema installed afresh, N no-op jobs enqueued)
     python pgqueuer_peer.py drain URL N [PROCESSES [BATCH]]
                                   -> {"jobs": N, "seconds": s, "jobs_per_s": r, "cpu_s": c, ...}
+    python pgqueuer_peer.py io URL N MS CONCURRENCY -> as drain, for jobs that await MS ms
     python pgqueuer_peer.py latency URL RATE SECS -> {"samples": n, "p50_ms": .., "p99_ms": ..}
-    python pgqueuer_peer.py drain-one URL BATCH   (internal: one draining process)
+    python pgqueuer_peer.py drain-one URL BATCH [MS CONCURRENCY]  (internal: one process)
     python pgqueuer_peer.py consume URL N         (internal: the latency consumer process)
 
 ``prepare`` installs PgQueuer's schema in the (fresh) database URL and enqueues N no-op jobs
@@ -13,6 +14,11 @@ in batches of 1,000; ``drain`` drains the N jobs queued there with PROCESSES pro
 10, PgQueuer's own default). The rate counts from the first handler call in any process to the
 end of the last process's ``run`` (its last acknowledgement written), on this machine's wall
 clock; ``cpu_s`` is the user + system time of the draining processes, start-up included.
+
+``io`` installs and enqueues like ``prepare``, then drains N jobs whose handler awaits
+``asyncio.sleep(MS / 1000)`` in one process, up to CONCURRENCY at once
+(``max_concurrent_tasks``), dequeued in batches of CONCURRENCY / 2 (the largest batch PgQueuer
+accepts for that cap): the I/O-bound scenario's layout for PgQueuer.
 
 ``latency`` starts a consumer process with an idle QueueManager, then enqueues one job at a
 time at RATE per second for SECS seconds from this process; the latency of a job is from the
@@ -45,25 +51,27 @@ async def install(url: str) -> None:
         await conn.close()
 
 
-async def enqueue_batches(url: str, n: int) -> None:
+async def enqueue_batches(url: str, n: int, entrypoint: str = "noop") -> None:
     conn = await asyncpg.connect(url)
     try:
         queries = Queries(AsyncpgDriver(conn))
         for start in range(0, n, 1000):
             size = min(1000, n - start)
-            await queries.enqueue(["noop"] * size, [None] * size, [0] * size)
+            await queries.enqueue([entrypoint] * size, [None] * size, [0] * size)
     finally:
         await conn.close()
 
 
-def prepare(url: str, n: int) -> None:
+def prepare(url: str, n: int, entrypoint: str = "noop") -> None:
     asyncio.run(install(url))
-    asyncio.run(enqueue_batches(url, n))
+    asyncio.run(enqueue_batches(url, n, entrypoint))
 
 
-def drain(url: str, n: int, processes: int, batch: int) -> dict[str, float]:
+def drain(
+    url: str, n: int, processes: int, batch: int, ms: float = 0.0, concurrency: int = 0
+) -> dict[str, float]:
     """Drain the ``n`` jobs queued with ``processes`` processes started together."""
-    command = [sys.executable, __file__, "drain-one", url, str(batch)]
+    command = [sys.executable, __file__, "drain-one", url, str(batch), str(ms), str(concurrency)]
     children = [
         subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for _ in range(processes)
     ]
@@ -91,22 +99,28 @@ def drain(url: str, n: int, processes: int, batch: int) -> dict[str, float]:
     }
 
 
-async def drain_one(url: str, batch: int) -> dict[str, float]:
+async def drain_one(url: str, batch: int, ms: float, concurrency: int) -> dict[str, float]:
     """One draining process: its job count, first handler call and end of run (wall clock)."""
     conn = await asyncpg.connect(url)
     first: list[float] = []
     count = 0
     qm = QueueManager(Queries(AsyncpgDriver(conn)))
 
-    @qm.entrypoint("noop")
-    async def noop(job: Job) -> None:
+    @qm.entrypoint("io" if ms else "noop")
+    async def handler(job: Job) -> None:
         nonlocal count
         if not first:
             first.append(time.time())
+        if ms:
+            await asyncio.sleep(ms / 1000)
         count += 1
 
     try:
-        await qm.run(mode=QueueExecutionMode.drain, batch_size=batch)
+        await qm.run(
+            mode=QueueExecutionMode.drain,
+            batch_size=batch,
+            max_concurrent_tasks=concurrency or None,
+        )
         ended = time.time()
     finally:
         await conn.close()
@@ -192,7 +206,12 @@ def main(argv: list[str]) -> None:
         batch = int(argv[4]) if len(argv) > 4 else 10
         print(json.dumps(drain(url, int(argv[2]), processes, batch)))
     elif mode == "drain-one":
-        print(json.dumps(asyncio.run(drain_one(url, int(argv[2])))))
+        print(json.dumps(asyncio.run(drain_one(url, int(argv[2]), float(argv[3]), int(argv[4])))))
+    elif mode == "io":
+        n, ms, concurrency = int(argv[2]), float(argv[3]), int(argv[4])
+        prepare(url, n, "io")
+        batch = max(1, min(concurrency // 2, 1000))
+        print(json.dumps(drain(url, n, 1, batch, ms, concurrency)))
     elif mode == "latency":
         print(json.dumps(asyncio.run(produce(url, float(argv[2]), float(argv[3])))))
     elif mode == "consume":

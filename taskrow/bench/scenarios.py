@@ -408,6 +408,14 @@ def run_io_bound(o: Options) -> Report:
     report.add("bound_tasks_per_s", "bound: slots / 50 ms", bound, "tasks/s")
     report.add("ratio_async_to_threads", "async / threads", ratio(rate_aio, rate_threads), "x")
     report.figures.update(tasks=n, layout=str(layout))
+    if o.compare:
+        slots = layout.processes * layout.threads
+        url = database(o.server_url, "pgqueuer_bench")
+        runs = [peers.pgqueuer("io", url, n, 50, slots) for _ in range(o.repeat)]
+        pgq = round(median([r["jobs_per_s"] for r in runs]), 1)
+        label = f"PgQueuer 1.6 awaiting 50 ms (1 process, {slots} at once)"
+        report.add("pgqueuer_jobs_per_s", label, pgq, "jobs/s")
+        report.add("ratio_to_pgqueuer", "taskrow async / PgQueuer", ratio(rate_aio, pgq), "x")
     return report
 
 

@@ -181,9 +181,9 @@ def test_timeout_cancels_the_coroutine_at_the_deadline(
 def test_a_blocked_loop_is_logged_and_freezes_neither_rounds_nor_heartbeats(
     engine: Engine, start_worker: StartWorker
 ) -> None:
-    blocking = enqueue(engine, "ablocking", {"seconds": 4})
-    # A 1 s lease: were heartbeats frozen with the loop, the task would be claimed again.
-    proc = start_worker("--lease", "1", "--concurrency", "4", app=APP)
+    blocking = enqueue(engine, "ablocking", {"seconds": 6})
+    # A 2 s lease: were heartbeats frozen with the loop, the task would be claimed again.
+    proc = start_worker("--lease", "2", "--concurrency", "4", app=APP)
     proc.wait_log(f"worker.loop_blocked task_id={blocking.id}")
     sync_task = enqueue(engine, "sync_echo", {"while": "blocked"})
     ended(engine, sync_task, TaskState.SUCCEEDED)
