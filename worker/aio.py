@@ -40,6 +40,7 @@ from .outcome import (
     bad_arguments,
     checked_result,
     classify,
+    escaped,
     timeout_failure,
 )
 from .registry import Registry, TaskSpec
@@ -169,9 +170,12 @@ class AsyncPool:
         outcome: Outcome
         try:
             outcome = await self._attempt(job)
-        except Exception as exc:  # an attempt is always reported, never left stuck
-            logger.exception("task.slot_failed task_id=%s", job.task.id)
-            outcome = Failed("WorkerError", f"the worker failed running the attempt: {exc}")
+        except BaseException as exc:  # noqa: BLE001 - the slot's boundary: nothing strands
+            # A handler raised SystemExit, KeyboardInterrupt, ... (which asyncio would carry out
+            # of the loop, stopping every other task), or running the attempt failed: the
+            # attempt fails, charged, and the loop goes on.
+            logger.error("slot.failed task_id=%s error_type=%s", job.task.id, type(exc).__name__)
+            outcome = escaped(exc)
         finally:
             with self._lock:
                 self._running.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
@@ -191,6 +195,7 @@ class AsyncPool:
             transaction_factory=tx.open,
         )
         outcome: Outcome
+        job.began = True  # from here a release at shutdown keeps the attempt charged
         try:
             outcome = await run_async_handler(job.spec, job.task.args, ctx)
         except asyncio.CancelledError:

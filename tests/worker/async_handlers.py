@@ -116,3 +116,9 @@ def steal(url: str, task_id: object) -> None:
 
 #: A sync callable that returns a coroutine (so it registers as sync): refused when it returns.
 registry.task("wrapped_async")(lambda ctx: asleep(ctx, 0))
+
+
+@registry.task("aexit")
+async def aexit(ctx: AsyncTaskContext) -> None:
+    """Raises what asyncio would carry out of the loop if nothing caught it."""
+    raise SystemExit(f"attempt {ctx.attempt} exits")

@@ -17,6 +17,7 @@ import queue_core
 from queue_core import NewTask, Task, TaskState
 from worker import Worker, WorkerConfig
 
+from ..core.helpers import make_due
 from ..support import wait_for
 from .async_handlers import registry, steal
 from .conftest import TIMEOUT, StartWorker, enqueue, fetch
@@ -275,3 +276,17 @@ def test_the_process_pool_runs_sync_handlers_and_the_loop_runs_async_ones(
     start_worker("--pool", "process", "--concurrency", "2", app=APP)
     assert ended(engine, sync_task, TaskState.SUCCEEDED).result["thread"] == "MainThread"
     assert ended(engine, async_task, TaskState.SUCCEEDED).result["thread"] == "taskrow-aio"
+
+
+def test_a_system_exit_from_an_async_handler_fails_its_attempt_and_spares_the_loop(
+    engine: Engine,
+) -> None:
+    poison = enqueue(engine, "aexit", max_attempts=2)
+    for _ in range(2):
+        run_once(engine, concurrency=4)
+        make_due(engine)
+    dead = fetch(engine, poison)
+    assert (dead.state, dead.error_type, dead.attempts) == (TaskState.DEAD, "SystemExit", 2)
+    after = enqueue(engine, "asleep", {"seconds": 0})
+    run_once(engine, concurrency=4)
+    assert fetch(engine, after).state is TaskState.SUCCEEDED
