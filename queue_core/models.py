@@ -90,7 +90,7 @@ class Task:
 _TASK_FIELDS = tuple(field.name for field in dataclasses.fields(Task))
 _ROW_FIELDS = tuple(name for name in _TASK_FIELDS if name != "errors")
 #: Errors kept per task (the latest), the longest message and traceback excerpt of each
-#: (the migration 0003_usability's trigger keeps them).
+#: (the trigger of migration 0004 keeps them).
 ERROR_HISTORY = 10
 ERROR_MESSAGE_CHARS = 1000
 ERROR_TRACEBACK_CHARS = 2000

@@ -1,4 +1,4 @@
-"""Migration 0003_tenant round-trips, with an operator key and a tenant limit present."""
+"""Migration 0003 round-trips, with an operator key and a tenant limit present."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Operator keys (no tenant, the admin scope), per-tenant limits, the tenant depth index, and
 the trace context of each task (OpenTelemetry, opt-in).
 
-Revision ID: 0003_tenant
+Revision ID: 0003
 Revises: 0002
 Create Date: 2026-12-01
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0003_tenant"
+revision = "0003"
 down_revision = "0002"
 branch_labels = None
 depends_on = None

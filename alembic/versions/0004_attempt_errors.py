@@ -1,7 +1,7 @@
 """Each task's recent errors (one per failed attempt), and the workers' announcements.
 
-Revision ID: 0003_usability
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-01
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0003_usability"
-down_revision = "0003_tenant"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
@@ -38,16 +38,16 @@ BEGIN
     -- A claim that ends an expired lease (dead, cancelled) or a release at shutdown clears its
     -- worker: an entry only when it wrote an error (LeaseExpired, WorkerStopped), not for a
     -- release that refunded the attempt or a cancel. A recorded failure keeps the worker.
-    IF NEW.state = 'running' THEN
+    IF NEW.state <> 'running' AND NEW.worker_id IS NULL AND OLD.worker_id IS NOT NULL
+       AND NEW.error_type IS NOT DISTINCT FROM OLD.error_type
+       AND NEW.error_message IS NOT DISTINCT FROM OLD.error_message THEN
+        RETURN NEW;
+    ELSIF NEW.state = 'running' OR (NEW.worker_id IS NULL AND NEW.error_type = 'LeaseExpired') THEN
         entry := jsonb_build_object(
             'attempt', OLD.attempts, 'type', 'LeaseExpired',
             'message', 'the lease expired before the attempt ended (the worker stopped, '
                        'was killed or hung, or a thread-pool attempt ran past its timeout)',
             'traceback', NULL, 'at', at);
-    ELSIF NEW.worker_id IS NULL AND OLD.worker_id IS NOT NULL
-          AND NEW.error_type IS NOT DISTINCT FROM OLD.error_type
-          AND NEW.error_message IS NOT DISTINCT FROM OLD.error_message THEN
-        RETURN NEW;
     ELSE
         entry := jsonb_build_object(
             'attempt', OLD.attempts, 'type', NEW.error_type,
