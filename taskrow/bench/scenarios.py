@@ -126,8 +126,12 @@ def _peer_best(
 def _compare_procrastinate(o: Options, report: Report, n: int, best: float) -> None:
     rates: dict[drain.Layout, float] = {}
     for layout in _with_default(o.procrastinate_layouts, peers.PROCRASTINATE_DEFAULT):
-        url = database(o.server_url, "procrastinate_bench")
-        runs = [peers.procrastinate(url, n, layout)["jobs_per_s"] for _ in range(o.repeat)]
+        runs = [  # a fresh database each run: procrastinate's schema is applied once
+            peers.procrastinate(database(o.server_url, "procrastinate_bench"), n, layout)[
+                "jobs_per_s"
+            ]
+            for _ in range(o.repeat)
+        ]
         rates[layout] = _peer_row(
             report, "procrastinate", "procrastinate 3", "concurrency", layout, runs
         )
