@@ -12,10 +12,12 @@ run() {  # name, then the arguments of `taskrow bench`
     || echo "  failed: $(tail -1 "$out/$name.err")" | tee -a "$out/commands.log"
   [ -s "$out/$name.err" ] || rm -f "$out/$name.err"
 }
-for i in 1 2 3; do run drain-$i drain --compare --layout 1x100,2x100,2x200,2x400; done
+run drain drain --compare
+run async-drain async-drain --compare
 for i in 1 2 3; do run latency-$i latency --compare; done
-for i in 1 2 3; do run enqueue-http-$i enqueue-http --compare; done
-for i in 1 2 3; do run enqueue-http-w1-$i enqueue-http --compare --http-workers 1; done
+run async-latency async-latency --compare
+run io-bound io-bound --compare --layout 1x200
+run enqueue-http enqueue-http --compare
 run enqueue-bulk enqueue-bulk --compare
 run memory memory
 run history history --layout 2x200

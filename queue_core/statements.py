@@ -257,7 +257,7 @@ WHERE worker_id = :worker_id AND state = 'running'
   AND started_at > now() - make_interval(secs => :within)
   AND lease_token <> ALL(CAST(:held AS uuid[]))
 RETURNING id, lease_token, tenant, queue, task, args, attempts, max_attempts, timeout_seconds,
-          run_at
+          run_at, traceparent
 """
 
 # Cancels at once when queued; when running, asks the worker (seen at its next heartbeat).

@@ -16,10 +16,12 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Iterator
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+
+import queue_core.steps
 
 from ..support import wait_for
 
@@ -94,9 +96,19 @@ def before_statement(engine: Engine, fragment: str, action: Callable[[], None]) 
             done.append(True)
             action()
 
+    # Statements run through SQLAlchemy fire its event; queue_core's steps run theirs on the
+    # psycopg connection underneath (run_direct), so that door is watched too.
+    direct = queue_core.steps.run_direct
+
+    def watched(executor: Any, statement: Any, params: Any) -> Any:
+        hook(None, None, str(statement), params)
+        return direct(executor, statement, params)
+
     sa.event.listen(engine, "before_cursor_execute", hook)
+    queue_core.steps.run_direct = watched  # type: ignore[assignment]
     try:
         yield
     finally:
+        queue_core.steps.run_direct = direct  # type: ignore[assignment]
         sa.event.remove(engine, "before_cursor_execute", hook)
     assert done, f"no statement containing {fragment!r} ran"

@@ -250,7 +250,8 @@ def test_graceful_stop_cancels_and_releases_what_outlives_the_grace(
     assert proc.wait_exit() == 3
     assert fetch(engine, finishing).state is TaskState.SUCCEEDED
     released = fetch(engine, unfinished)
-    assert (released.state, released.attempts, released.lease_token) == (TaskState.QUEUED, 0, None)
+    # Its handler had started: released, its attempt stays charged (so a hang cannot loop).
+    assert (released.state, released.attempts, released.lease_token) == (TaskState.QUEUED, 1, None)
     assert marker.read_text() == "timed_out=False lease_lost=True"
 
 
