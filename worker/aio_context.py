@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from queue_core import TaskId
 
-from .context import Flags
+from .context import AttemptView, Flags
 from .errors import Cancelled
 
 
@@ -30,7 +30,7 @@ class AsyncProgressSink(Protocol):
 AsyncTransactionFactory = Callable[[], contextlib.AbstractAsyncContextManager[AsyncConnection]]
 
 
-class AsyncTaskContext:
+class AsyncTaskContext(AttemptView):
     """The async handler's view of its task: ids, progress, flags, a transaction.
 
     A cancel request, a lost lease and the timeout cancel the handler's coroutine
@@ -47,25 +47,9 @@ class AsyncTaskContext:
         progress_sink: AsyncProgressSink,
         transaction_factory: AsyncTransactionFactory,
     ) -> None:
-        self.task_id = task_id
-        self.task = task
-        self.attempt = attempt
-        self.flags = flags
+        super().__init__(task_id, task, attempt, flags)
         self._progress_sink = progress_sink
         self._transaction_factory = transaction_factory
-        self.transaction_used = False
-
-    @property
-    def cancelled(self) -> bool:
-        return self.flags.cancel_requested.is_set()
-
-    @property
-    def lease_lost(self) -> bool:
-        return self.flags.lease_lost.is_set()
-
-    @property
-    def timed_out(self) -> bool:
-        return self.flags.timed_out.is_set()
 
     async def progress(
         self, current: int | None, total: int | None = None, message: str | None = None

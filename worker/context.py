@@ -71,30 +71,19 @@ class Flags:
         self.timed_out: EventLike = Flag() if timed_out is None else timed_out
 
 
-class TaskContext:
-    """The handler's view of its task: ids, progress reporting, flags, a transaction.
+class AttemptView:
+    """What every handler's context says of its attempt, sync or async: ids and flags.
 
     ``attempt`` counts from 1. ``cancelled`` turns true once a cancel was requested (seen at
     the next heartbeat or progress call); ``lease_lost`` once the worker lost the lease: the
     task may already be running elsewhere and whatever this handler returns is discarded.
     """
 
-    def __init__(
-        self,
-        task_id: TaskId,
-        task: str,
-        attempt: int,
-        *,
-        flags: Flags,
-        progress_sink: ProgressSink,
-        transaction_factory: TransactionFactory | None = None,
-    ) -> None:
+    def __init__(self, task_id: TaskId, task: str, attempt: int, flags: Flags) -> None:
         self.task_id = task_id
         self.task = task
         self.attempt = attempt
         self.flags = flags
-        self._progress_sink = progress_sink
-        self._transaction_factory = transaction_factory
         self.transaction_used = False
 
     @property
@@ -109,6 +98,25 @@ class TaskContext:
     def timed_out(self) -> bool:
         """True once the task ran past its timeout (thread pool: it is no longer heartbeated)."""
         return self.flags.timed_out.is_set()
+
+
+class TaskContext(AttemptView):
+    """The handler's view of its task: ids, progress reporting, flags, a transaction
+    (:class:`AttemptView` for the ids and flags)."""
+
+    def __init__(
+        self,
+        task_id: TaskId,
+        task: str,
+        attempt: int,
+        *,
+        flags: Flags,
+        progress_sink: ProgressSink,
+        transaction_factory: TransactionFactory | None = None,
+    ) -> None:
+        super().__init__(task_id, task, attempt, flags)
+        self._progress_sink = progress_sink
+        self._transaction_factory = transaction_factory
 
     def progress(
         self, current: int | None, total: int | None = None, message: str | None = None
