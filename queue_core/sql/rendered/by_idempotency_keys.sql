@@ -1,0 +1,6 @@
+-- queue_core.statements.for_schema('taskrow').by_idempotency_keys, as it is sent (its layout
+-- collapsed to one line when it runs; broken into lines here at its clauses).
+-- Rendered by tests/core/test_rendered_sql.py: edit queue_core/statements.py, not this.
+SELECT *
+FROM "taskrow".tasks
+WHERE tenant = :tenant AND idempotency_key = ANY(CAST(:keys AS text[]))

@@ -1,0 +1,62 @@
+"""The statements queue_core runs, rendered for the default schema and committed, so that a
+reviewer reads (and a diff shows) what actually runs: `queue_core/sql/rendered/NAME.sql`.
+
+After changing a statement, render them again and commit the files with the change:
+
+    TASKROW_RENDER_SQL=1 .venv/bin/pytest tests/core/test_rendered_sql.py
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from queue_core import statements
+
+RENDERED = Path(__file__).resolve().parents[2] / "queue_core" / "sql" / "rendered"
+HEADER = (
+    "-- queue_core.statements.for_schema('taskrow').{name}, as it is sent (its layout\n"
+    "-- collapsed to one line when it runs; broken into lines here at its clauses).\n"
+    "-- Rendered by tests/core/test_rendered_sql.py: edit queue_core/statements.py, not this.\n"
+)
+# Line breaks before the clauses, for reading only (the statement text is otherwise as sent).
+CLAUSES = re.compile(
+    r"(?<!FOR)(?<!ROWS) (?=(?:WITH|SELECT|FROM|WHERE|UPDATE|SET|RETURNING|ORDER BY|LIMIT|"
+    r"FOR UPDATE|UNION ALL|CROSS JOIN|LEFT JOIN|ON CONFLICT|INSERT INTO|DELETE FROM|GROUP BY|"
+    r"\), \w+ AS \() )"
+)
+
+
+def rendered() -> dict[str, str]:
+    stmts = statements.for_schema("taskrow")
+    out = {}
+    for field in dataclasses.fields(stmts):
+        sql = str(getattr(stmts, field.name))
+        out[field.name] = HEADER.format(name=field.name) + CLAUSES.sub("\n", sql) + "\n"
+    return out
+
+
+def test_the_committed_statements_are_the_ones_that_run() -> None:
+    current = rendered()
+    if os.environ.get("TASKROW_RENDER_SQL"):
+        RENDERED.mkdir(parents=True, exist_ok=True)
+        for old in RENDERED.glob("*.sql"):
+            old.unlink()
+        for name, text in current.items():
+            (RENDERED / f"{name}.sql").write_text(text)
+        pytest.skip("rendered again: review and commit queue_core/sql/rendered/")
+    committed = {path.stem: path.read_text() for path in RENDERED.glob("*.sql")}
+    assert sorted(committed) == sorted(current), "a statement was added or removed: render again"
+    for name, text in current.items():
+        assert committed[name] == text, f"{name}.sql is stale: render again (see the docstring)"
+
+
+def test_rendering_only_adds_line_breaks() -> None:
+    stmts = statements.for_schema("taskrow")
+    for name, text in rendered().items():
+        body = "".join(line for line in text.splitlines(keepends=True) if not line.startswith("--"))
+        assert " ".join(body.split()) == " ".join(str(getattr(stmts, name)).split())
