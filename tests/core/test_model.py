@@ -80,6 +80,77 @@ class QueueMachine(RuleBasedStateMachine):
             m.cancel_requested = False
         return multiple(*(t.lease for t in got))
 
+    @rule(
+        target=leases,
+        data=st.data(),
+        stale=st.booleans(),
+        retryable=st.booleans(),
+        n=st.sampled_from([0, 1000]),
+    )
+    def record_and_claim(
+        self, data: st.DataObject, stale: bool, retryable: bool, n: int
+    ) -> object:
+        """A worker's round: successes, failures and a claim in one statement, one snapshot.
+        It records leases the model holds (some perhaps expired) and, with ``stale``, one it
+        no longer holds."""
+        held = sorted(
+            (Lease(i, m.token) for i, m in self.model.items() if m.token is not None),
+            key=lambda lease: str(lease.task_id),
+        )
+        if stale and self.model:
+            held.append(Lease(sorted(self.model, key=str)[0], uuid.uuid4()))  # type: ignore[arg-type]
+        pick = st.lists(st.sampled_from(held), max_size=3) if held else st.just([])
+        successes = _distinct(data.draw(pick), ())
+        failures = _distinct(data.draw(pick), successes)
+        busy = {lease.task_id for lease in (*successes, *failures)}
+        queued_before = {i for i, m in self.model.items() if m.state is TaskState.QUEUED}
+        held_ok = [lease for lease in successes if self._holds(lease)]
+        held_bad = [lease for lease in failures if self._holds(lease)]
+        with self.engine.begin() as conn:
+            done = queue_core.record_and_claim(
+                conn,
+                [(lease, {"done": True}) for lease in successes],
+                [Failure(lease, "E", "x", retryable=retryable, retry_in=0) for lease in failures],
+                ["default"],
+                n,
+                worker_id="w",
+            )
+        assert done.completed == {lease.task_id for lease in held_ok}
+        expected_failed = {lease.task_id: self._failed(lease, retryable) for lease in held_bad}
+        assert done.failed == expected_failed
+        for lease in held_ok:
+            m = self.model[lease.task_id]
+            m.state, m.token, m.cancel_requested = TaskState.SUCCEEDED, None, False
+        for task_id, state in expected_failed.items():
+            m = self.model[task_id]
+            m.state, m.token, m.cancel_requested = state, None, False
+        if not n:
+            assert done.claimed == []
+            return multiple()
+        expected = set(queued_before)
+        for task_id, m in self.model.items():
+            if m.state is TaskState.RUNNING and m.expired and task_id not in busy:
+                if m.cancel_requested:
+                    m.state, m.token = TaskState.CANCELLED, None
+                elif m.attempts >= m.max_attempts:
+                    m.state, m.token = TaskState.DEAD, None
+                else:
+                    expected.add(task_id)
+        assert {c.id for c in done.claimed} == expected
+        for claimed in done.claimed:
+            m = self.model[claimed.id]
+            m.state, m.attempts, m.token = TaskState.RUNNING, m.attempts + 1, claimed.lease_token
+            m.expired, m.cancel_requested = False, False
+        return multiple(*(Lease(c.id, c.lease_token) for c in done.claimed))
+
+    def _failed(self, lease: Lease, retryable: bool) -> TaskState:
+        m = self.model[lease.task_id]
+        if m.cancel_requested:
+            return TaskState.CANCELLED
+        if retryable and m.attempts < m.max_attempts:
+            return TaskState.QUEUED
+        return TaskState.DEAD
+
     def _holds(self, lease: Lease) -> bool:
         m = self.model.get(lease.task_id)
         return m is not None and m.state is TaskState.RUNNING and m.token == lease.token
@@ -223,6 +294,17 @@ class QueueMachine(RuleBasedStateMachine):
             assert row.attempts <= row.max_attempts
             assert (row.state is TaskState.RUNNING) == (row.lease_token is not None)
             assert (row.finished_at is not None) == row.state.finished
+
+
+def _distinct(leases: list[Lease], taken: tuple[Lease, ...] | list[Lease]) -> list[Lease]:
+    """One lease per task, none of a task in ``taken`` (a worker records each task once)."""
+    seen = {lease.task_id for lease in taken}
+    out = []
+    for lease in leases:
+        if lease.task_id not in seen:
+            seen.add(lease.task_id)
+            out.append(lease)
+    return out
 
 
 @pytest.fixture
