@@ -1,5 +1,5 @@
 """The statements queue_core runs, rendered for the default schema and committed, so that a
-reviewer reads (and a diff shows) what actually runs: `queue_core/sql/rendered/NAME.sql`.
+reader sees (and a diff shows) what actually runs: `queue_core/sql/rendered/NAME.sql`.
 
 After changing a statement, render them again and commit the files with the change:
 

@@ -128,8 +128,8 @@ def _modes(path: Path) -> dict[Path, int]:
 
 
 def test_dev_runs_the_whole_system_and_stops_cleanly(tmp_path: Path) -> None:
-    # pytest's folders are 0700: nothing may open them up. (Only this session's own: the
-    # shared /tmp/pytest-of-USER is chmod-ed by every session that starts.)
+    # pytest's folders are 0700: nothing may open them up. (Only this run's own: the shared
+    # /tmp/pytest-of-USER is chmod-ed by every pytest run that starts.)
     modes = {folder: folder.stat().st_mode for folder in (tmp_path, tmp_path.parent)}
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("TASKROW_DATABASE_URL", "DATABASE_URL")}
