@@ -91,7 +91,9 @@ def test_poison_handlers_end_dead_and_good_tasks_succeed(cluster: Cluster) -> No
 def test_mixed_faults(cluster: Cluster) -> None:
     cluster.start_api()
     cluster.add_workers(3)
-    load = Load(300, 25.0, SLOW, pause=0.3)
+    # Each fault is followed by a pause past the lease and some take seconds themselves: the
+    # load lasts long enough for three of them even on a loaded machine.
+    load = Load(400, 40.0, SLOW, pause=0.3)
     report = scenarios.run(cluster, "mixed faults", load, scenarios.mixed)
     assert_sound(report)
     assert len(report.events) >= 3
