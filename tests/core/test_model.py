@@ -93,15 +93,16 @@ class QueueMachine(RuleBasedStateMachine):
         """A worker's round: successes, failures and a claim in one statement, one snapshot.
         It records leases the model holds (some perhaps expired) and, with ``stale``, one it
         no longer holds."""
-        held = sorted(
-            (Lease(i, m.token) for i, m in self.model.items() if m.token is not None),
-            key=lambda lease: str(lease.task_id),
-        )
+        # In the model's order (enqueue order), and chosen by position: the same draws pick the
+        # same tasks when hypothesis replays a case (the ids themselves are random).
+        held = [Lease(i, m.token) for i, m in self.model.items() if m.token is not None]
         if stale and self.model:
-            held.append(Lease(sorted(self.model, key=str)[0], uuid.uuid4()))  # type: ignore[arg-type]
-        pick = st.lists(st.sampled_from(held), max_size=3) if held else st.just([])
-        successes = _distinct(data.draw(pick), ())
-        failures = _distinct(data.draw(pick), successes)
+            held.append(Lease(next(iter(self.model)), uuid.uuid4()))  # type: ignore[arg-type]
+        positions = st.lists(st.integers(0, 7), max_size=3)
+        pick = [held[i % len(held)] for i in data.draw(positions)] if held else []
+        successes = _distinct(pick, ())
+        pick = [held[i % len(held)] for i in data.draw(positions)] if held else []
+        failures = _distinct(pick, successes)
         busy = {lease.task_id for lease in (*successes, *failures)}
         queued_before = {i for i, m in self.model.items() if m.state is TaskState.QUEUED}
         held_ok = [lease for lease in successes if self._holds(lease)]
