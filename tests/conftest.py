@@ -9,11 +9,8 @@ own database cloned from it (CREATE DATABASE ... TEMPLATE), dropped afterwards.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -22,7 +19,7 @@ from sqlalchemy.engine import Engine
 import queue_core
 from queue_core import migrations
 
-from .support import PostgresServer, database_url
+from .support import PostgresServer, database_url, embedded_server
 
 
 @pytest.fixture(scope="session")
@@ -32,16 +29,8 @@ def pg_server() -> Iterator[PostgresServer]:
     if given:
         yield PostgresServer(url=given, embedded=None)
         return
-    from taskrow.embedded import EmbeddedPostgres
-
-    folder = Path(tempfile.mkdtemp(prefix="taskrow-test-pg-"))
-    server = EmbeddedPostgres(folder / "data")
-    try:
-        server.start()
+    with embedded_server("taskrow-test-pg-") as server:
         yield PostgresServer(url=server.url, embedded=server)
-    finally:
-        server.remove()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import shutil
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import sqlalchemy as sa
@@ -37,3 +41,20 @@ def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
         time.sleep(interval)
+
+
+@contextlib.contextmanager
+def embedded_server(prefix: str) -> Iterator[EmbeddedPostgres]:
+    """A fresh embedded Postgres, started, in a folder of its own outside pytest's temporary
+    tree (a pytest run starting may close that tree's modes, locking the server's service user
+    out); stopped and removed with its data afterwards."""
+    from taskrow.embedded import EmbeddedPostgres
+
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    server = EmbeddedPostgres(folder / "data")
+    try:
+        server.start()
+        yield server
+    finally:
+        server.remove()
+        shutil.rmtree(folder, ignore_errors=True)

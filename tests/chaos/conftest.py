@@ -3,8 +3,6 @@ a cluster per scenario, whose processes are all killed at the end."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +10,7 @@ import pytest
 
 from taskrow.embedded import EmbeddedPostgres
 
+from ..support import embedded_server
 from .cluster import Cluster
 from .scenarios import REPORTS
 
@@ -20,14 +19,8 @@ from .scenarios import REPORTS
 def chaos_pg() -> Iterator[EmbeddedPostgres]:
     """Its own folder outside pytest's temporary tree: pytest may close that tree's modes
     (another session starting), which would lock the server's service user out of it."""
-    folder = Path(tempfile.mkdtemp(prefix="taskrow-chaos-pg-"))
-    server = EmbeddedPostgres(folder / "data")
-    try:
-        server.start()
+    with embedded_server("taskrow-chaos-pg-") as server:
         yield server
-    finally:
-        server.stop(mode="immediate")
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

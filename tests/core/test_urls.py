@@ -5,11 +5,8 @@ up front with a message that names the fault and never the password."""
 
 from __future__ import annotations
 
-import shutil
 import socket
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -18,7 +15,7 @@ import queue_core
 from queue_core import InvalidTaskError, Listener, migrations, urls
 from taskrow.embedded import EmbeddedPostgres
 
-from ..support import wait_for
+from ..support import embedded_server, wait_for
 
 
 def dead_port() -> int:
@@ -115,14 +112,8 @@ def test_a_malformed_url_is_refused_naming_the_fault_not_the_password(
 def read_only_server(pg_server: object) -> Iterator[EmbeddedPostgres]:
     """A second server whose sessions are all read-only, as a hot standby's are (libpq sees
     ``default_transaction_read_only=on`` at connection and a read-write request skips it)."""
-    folder = Path(tempfile.mkdtemp(prefix="taskrow-readonly-pg-"))
-    server = EmbeddedPostgres(folder / "data")
-    try:
-        server.start()
+    with embedded_server("taskrow-readonly-pg-") as server:
         yield server
-    finally:
-        server.stop(mode="immediate")
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
