@@ -13,7 +13,7 @@ from .conftest import MakeKey, bearer, running_server
 
 
 def _secret(token: str) -> str:
-    return token.rsplit("_", 1)[1]
+    return token.split("_", 2)[2]
 
 
 def test_no_api_key_reaches_any_log_line(
