@@ -27,7 +27,9 @@ def main(n: int = 20_000, threads: int = 50, level: str = "INFO") -> None:
         configure_logging("text", getattr(logging, level))
         engine = queue_core.create_engine(url, pool_size=threads + 2, pre_ping=False)
         config = WorkerConfig(
-            queues=("default",), concurrency=threads, burst=True,
+            queues=("default",),
+            concurrency=threads,
+            burst=True,
             durable=os.environ.get("DURABLE", "1") == "1",
         )
         started = time.perf_counter()

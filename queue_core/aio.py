@@ -103,9 +103,7 @@ async def aenqueue_many(
     key_id: str | None = None,
 ) -> list[Task]:
     """:func:`queue_core.enqueue_many` on an async connection."""
-    return await adrive(
-        executor, enqueue_steps(tasks, tenant=tenant, schema=schema, key_id=key_id)
-    )
+    return await adrive(executor, enqueue_steps(tasks, tenant=tenant, schema=schema, key_id=key_id))
 
 
 async def aget(

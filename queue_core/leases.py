@@ -66,9 +66,7 @@ def heartbeat(
     rows = run(executor, statements.for_schema(schema).heartbeat, params).all()
     held = {TaskId(row.id): bool(row.cancel_requested) for row in rows}
     lost = frozenset(leases) - {Lease(row.id, row.lease_token) for row in rows}
-    return Heartbeat(
-        held=held, lost=frozenset(lease.task_id for lease in lost), lost_leases=lost
-    )
+    return Heartbeat(held=held, lost=frozenset(lease.task_id for lease in lost), lost_leases=lost)
 
 
 def progress(

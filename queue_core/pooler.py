@@ -53,9 +53,10 @@ def transaction_pooler_seen(url: str, *, connect_timeout: int = 2) -> bool:
         **DEAD_PEER_DETECTION,
     )
     try:
-        with _connect(conninfo, connect_timeout) as first, _connect(
-            conninfo, connect_timeout
-        ) as second:
+        with (
+            _connect(conninfo, connect_timeout) as first,
+            _connect(conninfo, connect_timeout) as second,
+        ):
             before = _backend_pid(first)
             with second.transaction():
                 if _backend_pid(second) == before:

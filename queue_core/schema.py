@@ -156,9 +156,7 @@ api_keys = Table(
     Column("queues", ARRAY(Text)),
     Column("created_at", TIMESTAMP(timezone=True), nullable=False, server_default=func.now()),
     Column("revoked_at", TIMESTAMP(timezone=True)),
-    CheckConstraint(
-        "scopes <@ ARRAY['enqueue', 'read', 'manage', 'admin']::text[]", name="scopes"
-    ),
+    CheckConstraint("scopes <@ ARRAY['enqueue', 'read', 'manage', 'admin']::text[]", name="scopes"),
     CheckConstraint(OPERATOR_KEY_SQL, name="operator"),
 )
 

@@ -132,8 +132,11 @@ def database(settings: Settings, record: Callable[[Instance], None], api: str) -
     if not server.started:
         click.echo(
             f"PostgreSQL was already running on this folder (pid {pid}): "
-            + ("left by an earlier taskrow dev; it is stopped at exit" if ours else
-               "started by someone else; it is left running at exit")
+            + (
+                "left by an earlier taskrow dev; it is stopped at exit"
+                if ours
+                else "started by someone else; it is left running at exit"
+            )
         )
     elif server.port != remembered:
         click.echo(f"port {remembered} is taken: PostgreSQL listens on {server.port} now")

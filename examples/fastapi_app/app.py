@@ -70,9 +70,7 @@ async def place_order(
         idempotency_key=f"receipt:{order_id}",
         schema=schema,
     )
-    await conn.execute(
-        orders.update().where(orders.c.id == order_id).values(receipt_task=task.id)
-    )
+    await conn.execute(orders.update().where(orders.c.id == order_id).values(receipt_task=task.id))
     await charge(order_id, new.card)
     return order_id, task
 

@@ -64,8 +64,12 @@ def run(
         "x",
     )
     report.figures.update(
-        tasks=n, layout=str(layout), repeat=repeat, connections=load.connections,
-        seconds=load.seconds, server_layout=str(server_layout),
+        tasks=n,
+        layout=str(layout),
+        repeat=repeat,
+        connections=load.connections,
+        seconds=load.seconds,
+        server_layout=str(server_layout),
     )
     report.notes.append("straight to Postgres: the setting's cost alone, without a pooler's hop")
     return report

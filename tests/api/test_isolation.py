@@ -66,9 +66,7 @@ def routes(app: Flask) -> Iterator[tuple[str, str]]:
 
 @pytest.fixture
 def app(db_url: str) -> Iterator[Flask]:
-    made = api.create_app(
-        settings_for(db_url, secret_key=SECRET, dashboard_secure_cookie=False)
-    )
+    made = api.create_app(settings_for(db_url, secret_key=SECRET, dashboard_secure_cookie=False))
     yield made
     made.extensions["taskrow"].engine.dispose()
 

@@ -29,7 +29,15 @@ CASES = {
     "memory": ["--tasks", "200", "--threads", "2"],
     "enqueue-http": ["--seconds", "1", "--connections", "2", "--http-layouts", "1x2", "--no-rq"],
     "pooler": [
-        "--tasks", "60", *TINY, "--seconds", "1", "--connections", "2", "--http-layouts", "1x2"
+        "--tasks",
+        "60",
+        *TINY,
+        "--seconds",
+        "1",
+        "--connections",
+        "2",
+        "--http-layouts",
+        "1x2",
     ],
 }
 EXPECTED = {
@@ -37,7 +45,6 @@ EXPECTED = {
     "async-latency": ["taskrow_p50_ms", "taskrow_p99_ms", "taskrow_max_ms"],
     "io-bound": ["async_tasks_per_s", "threads_tasks_per_s", "ratio_async_to_threads"],
     "drain": ["taskrow_1x10_tasks_per_s", "taskrow_1x4_tasks_per_s", "taskrow_best_tasks_per_s"],
-
     "enqueue-bulk": [
         "taskrow_rows_per_s",
         "taskrow_ids_rows_per_s",

@@ -249,8 +249,12 @@ class PatroniCluster:
         others = len(self.nodes) - 1
         try:
             with psycopg.connect(
-                host="127.0.0.1", port=leader.pg_port, user="postgres", dbname="postgres",
-                connect_timeout=2, autocommit=True,
+                host="127.0.0.1",
+                port=leader.pg_port,
+                user="postgres",
+                dbname="postgres",
+                connect_timeout=2,
+                autocommit=True,
             ) as conn:
                 if conn.execute("SELECT pg_is_in_recovery()").fetchone() != (False,):
                     return False
@@ -276,7 +280,7 @@ class PatroniCluster:
 
     def kill_primary_postmaster(self) -> Node:
         """SIGKILL the leader's postmaster; Patroni on that node sees Postgres gone and, there being
-    a standby to fail over to, demotes it and lets the standby take the leader key."""
+        a standby to fail over to, demotes it and lets the standby take the leader key."""
         leader = self.wait_leader(timeout=30)
         pid = leader.postmaster_pid()
         assert pid is not None, f"{leader.name} has no running postmaster"
@@ -310,8 +314,14 @@ def _service_user() -> str | None:
         pwd.getpwnam(embedded.SERVICE_USER)
     except KeyError:
         subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-             embedded.SERVICE_USER],
+            [
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                embedded.SERVICE_USER,
+            ],
             check=True,
             capture_output=True,
         )

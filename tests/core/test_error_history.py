@@ -26,7 +26,11 @@ def test_each_failed_attempt_is_kept_and_a_success_adds_nothing(engine: Engine) 
         conn.execution_options(isolation_level="AUTOCOMMIT")
         [second] = queue_core.record_and_claim(conn, [], [], ["default"], 1, worker_id="w").claimed
         queue_core.record_and_claim(
-            conn, [], [Failure(second.lease, "OSError", "second boom")], ["default"], 0,
+            conn,
+            [],
+            [Failure(second.lease, "OSError", "second boom")],
+            ["default"],
+            0,
             worker_id="w",
         )
     make_due(engine)

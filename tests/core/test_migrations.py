@@ -136,9 +136,15 @@ def test_installed_wheel_ships_the_migrations(tmp_path: Path, empty_db_url: str)
     assert all(name in usage.stdout for name in ("api", "dev", "migrate", "worker"))
     # What `taskrow bench --compare` runs ships in the wheel, and the licence with it.
     ceiling = subprocess.run(
-        [str(venv / "bin/python"), "-c", "from taskrow.bench import peers; "
-         "print(peers.ceiling_folder())"],
-        capture_output=True, text=True, check=True, cwd=tmp_path,
+        [
+            str(venv / "bin/python"),
+            "-c",
+            "from taskrow.bench import peers; print(peers.ceiling_folder())",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
     ).stdout.strip()
     assert ceiling.startswith(str(venv)) and (Path(ceiling) / "ceiling_fused.sql").is_file()
     names = zipfile.ZipFile(wheel).namelist()

@@ -87,9 +87,7 @@ class QueueMachine(RuleBasedStateMachine):
         retryable=st.booleans(),
         n=st.sampled_from([0, 1000]),
     )
-    def record_and_claim(
-        self, data: st.DataObject, stale: bool, retryable: bool, n: int
-    ) -> object:
+    def record_and_claim(self, data: st.DataObject, stale: bool, retryable: bool, n: int) -> object:
         """A worker's round: successes, failures and a claim in one statement, one snapshot.
         It records leases the model holds (some perhaps expired) and, with ``stale``, one it
         no longer holds."""

@@ -96,9 +96,7 @@ def test_the_api_contract_and_the_dashboard_through_pgbouncer(
 ) -> None:
     url = pgbouncer(mode).via(db_url)
     engine = queue_core.create_engine(url, pool_size=2, pooler=pooler or "none")
-    env = env_for(
-        pooler, TASKROW_SECRET_KEY="s" * 32, TASKROW_DASHBOARD_SECURE_COOKIE="off"
-    )
+    env = env_for(pooler, TASKROW_SECRET_KEY="s" * 32, TASKROW_DASHBOARD_SECURE_COOKIE="off")
     try:
         key = make_key(engine, scopes=["enqueue", "read", "manage"])
         with running_server(url, tmp_path, **env) as server:
@@ -156,7 +154,12 @@ def test_400_http_enqueues_drained_by_a_worker_through_pgbouncer(
     url = pgbouncer(mode).via(db_url)
     key = make_key(engine)
     worker = start_worker(
-        url, tmp_path / "worker.log", "--queues", "default", "--concurrency", "4",
+        url,
+        tmp_path / "worker.log",
+        "--queues",
+        "default",
+        "--concurrency",
+        "4",
         **env_for(pooler),
     )
     try:

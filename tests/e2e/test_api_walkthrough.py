@@ -70,7 +70,11 @@ def taskrow(command: str, env: dict[str, str]) -> str:
     assert words[0] == "taskrow", command
     result = subprocess.run(
         [sys.executable, "-m", "taskrow.cli", *words[1:]],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=TIMEOUT,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
     )
     assert result.returncode == 0, result.stderr
     return result.stdout
@@ -88,8 +92,15 @@ def test_the_walkthrough_runs_as_written(empty_db_url: str, tmp_path: Path) -> N
     worker = WorkerProcess(
         empty_db_url,
         tmp_path / "worker.log",
-        ["--app", "tests.e2e.readme_tasks", "--queues", "emails", "--poll-only",
-         "--poll-interval", "0.1"],
+        [
+            "--app",
+            "tests.e2e.readme_tasks",
+            "--queues",
+            "emails",
+            "--poll-only",
+            "--poll-interval",
+            "0.1",
+        ],
     )
     try:
         with running_server(empty_db_url, tmp_path) as server:

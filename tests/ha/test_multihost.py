@@ -58,8 +58,10 @@ def test_api_and_worker_on_a_dead_host_first(db_url: str, engine: Engine, tmp_pa
             assert answer.status_code == 202, answer.text
             task_id = answer.json()["id"]
             wait_for(
-                lambda: api.get(f"/v1/tasks/{task_id}", headers=bearer(token)).json()["state"]
-                == "succeeded",
+                lambda: (
+                    api.get(f"/v1/tasks/{task_id}", headers=bearer(token)).json()["state"]
+                    == "succeeded"
+                ),
                 timeout=TIMEOUT,
                 what="the worker to run the task enqueued over HTTP",
             )
@@ -95,7 +97,7 @@ def test_a_malformed_url_is_a_usage_error_from_every_command(command: list[str])
     [result] = collect([process])
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
-    assert (
-        "Error: TASKROW_DATABASE_URL: bad port '54x' for host 2 (127.0.0.1)" in result.stderr
-    ), result.stderr
+    assert "Error: TASKROW_DATABASE_URL: bad port '54x' for host 2 (127.0.0.1)" in result.stderr, (
+        result.stderr
+    )
     assert "hunter2" not in result.stderr + result.stdout

@@ -124,9 +124,7 @@ def _dead_and_old(engine: Engine) -> queue_core.Task:
     [claimed] = claim(engine)
     with engine.begin() as conn:
         queue_core.fail(conn, Failure(claimed.lease, "E", "final", retryable=False))
-        conn.execute(
-            sa.text("UPDATE taskrow.tasks SET finished_at = now() - interval '1 day'")
-        )
+        conn.execute(sa.text("UPDATE taskrow.tasks SET finished_at = now() - interval '1 day'"))
     return task
 
 
@@ -197,9 +195,10 @@ def test_a_replay_racing_a_prune_is_told_to_retry(engine: Engine) -> None:
             assert queue_core.prune(other, older_than=3600) == 1
 
     # The replay's insert skips the key's holder; the prune commits before the replay reads it.
-    with before_statement(engine, "idempotency_key = ANY", prune), pytest.raises(
-        queue_core.DatabaseUnavailable, match="retry"
-    ) as refused:
+    with (
+        before_statement(engine, "idempotency_key = ANY", prune),
+        pytest.raises(queue_core.DatabaseUnavailable, match="retry") as refused,
+    ):
         enqueue(engine, idempotency_key="k", max_attempts=1)
     assert not isinstance(refused.value, IdempotencyConflict)
     again = enqueue(engine, idempotency_key="k", max_attempts=1)  # the retry is a fresh task

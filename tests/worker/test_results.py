@@ -68,7 +68,15 @@ def test_rounds_are_split_by_the_size_of_their_results() -> None:
 
 def _job() -> Job:
     task = Claimed(
-        TaskId(uuid.uuid4()), LeaseToken(uuid.uuid4()), "t", "q", "noop", {}, 1, 1, None,
+        TaskId(uuid.uuid4()),
+        LeaseToken(uuid.uuid4()),
+        "t",
+        "q",
+        "noop",
+        {},
+        1,
+        1,
+        None,
         datetime.now(UTC),
     )
     return Job(task, None)

@@ -72,8 +72,9 @@ def test_metrics_listen_on_loopback_unless_told_otherwise(start_worker: StartWor
     assert requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).status_code == 200
     remote = start_worker("--metrics-port", str(other), "--metrics-host", "0.0.0.0", app=APP)
     wait_for(lambda: _listening(remote.pid, other) == {"0.0.0.0"}, timeout=TIMEOUT)
-    bad = start_worker("--metrics-port", str(port), "--metrics-host", "no.such.host.", app=APP,
-                       ready=False)
+    bad = start_worker(
+        "--metrics-port", str(port), "--metrics-host", "no.such.host.", app=APP, ready=False
+    )
     assert bad.wait_exit(timeout=TIMEOUT) == 1
     assert "Traceback" not in bad.text()
     assert f"Error: cannot serve metrics on no.such.host.:{port}" in bad.text()
