@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
-from . import statements, validation
+from . import sql, validation
 from .db import Executor, run, translate_errors
 from .errors import InvalidTaskError, InvalidTransition, TaskNotFound
 from .models import QueueStats, Task, TaskState
@@ -35,7 +35,7 @@ def get(
 def get_steps(task_id: uuid.UUID | str, *, tenant: str | None, schema: str) -> Steps[Task]:
     """:func:`get` as steps (queue_core.steps), for the sync and async API alike."""
     tid = parse_id(task_id)
-    rows = (yield statements.for_schema(schema).get, {"id": tid, "tenant": tenant}).rows
+    rows = (yield sql.for_schema(schema).get, {"id": tid, "tenant": tenant}).rows
     row = rows[0] if rows else None
     if row is None:
         raise TaskNotFound(tid)
@@ -62,7 +62,7 @@ def list_tasks(
         "before_id": None if before is None else before[1],
         "limit": validation.integer(limit, "limit", 1, MAX_PAGE),
     }
-    return [Task.from_row(r) for r in run(executor, statements.for_schema(schema).list, params)]
+    return [Task.from_row(r) for r in run(executor, sql.for_schema(schema).list, params)]
 
 
 def cancel(
@@ -78,7 +78,7 @@ def cancel(
     Raises :class:`InvalidTransition` for a finished task, :class:`TaskNotFound` if absent.
     """
     tid = parse_id(task_id)
-    row = run(executor, statements.for_schema(schema).cancel, {"id": tid, "tenant": tenant}).first()
+    row = run(executor, sql.for_schema(schema).cancel, {"id": tid, "tenant": tenant}).first()
     if row is None:
         current = get(executor, tid, tenant=tenant, schema=schema)
         raise InvalidTransition(tid, current.state, "cancel")
@@ -97,8 +97,8 @@ def retry(
     Raises :class:`InvalidTransition` unless the task is dead.
     """
     tid = parse_id(task_id)
-    stmts = statements.for_schema(schema)
-    row = run(executor, stmts.retry, {"id": tid, "tenant": tenant}).first()
+    stmts = sql.for_schema(schema)
+    row = run(executor, stmts.redrive, {"id": tid, "tenant": tenant}).first()
     if row is None:
         current = get(executor, tid, tenant=tenant, schema=schema)
         raise InvalidTransition(tid, current.state, "retry")
@@ -111,9 +111,9 @@ def retry_queue(
     executor: Executor, queue: str, *, tenant: str | None = None, schema: str = DEFAULT_SCHEMA
 ) -> int:
     """Re-drive every dead task of a queue; returns how many."""
-    stmts = statements.for_schema(schema)
+    stmts = sql.for_schema(schema)
     params = {"queue": validation.queue_name(queue), "tenant": tenant}
-    count = int(run(executor, stmts.retry_queue, params).scalar_one())
+    count = int(run(executor, stmts.redrive_queue, params).scalar_one())
     if count:
         run(executor, stmts.notify, {"channel": notify_channel(schema), "queue": queue})
     return count
@@ -123,7 +123,7 @@ def stats(
     executor: Executor, *, tenant: str | None = None, schema: str = DEFAULT_SCHEMA
 ) -> list[QueueStats]:
     """Counts per queue and state, and the age in seconds of each queue's oldest due task."""
-    rows = run(executor, statements.for_schema(schema).stats, {"tenant": tenant})
+    rows = run(executor, sql.for_schema(schema).stats, {"tenant": tenant})
     by_queue: dict[str, QueueStats] = {}
     for row in rows:
         entry = by_queue.setdefault(
@@ -148,7 +148,7 @@ def prune(
         "older_than": validation.seconds(older_than, "older_than"),
         "batch_size": validation.integer(batch_size, "batch_size", 1, 100_000),
     }
-    return run(executor, statements.for_schema(schema).prune, params).rowcount
+    return run(executor, sql.for_schema(schema).prune, params).rowcount
 
 
 def prune_all(
@@ -166,7 +166,7 @@ def prune_all(
 
 def database_now(executor: Executor, *, schema: str = DEFAULT_SCHEMA) -> datetime:
     """The database's clock (``clock_timestamp()``): what schedules are computed by."""
-    value: datetime = run(executor, statements.for_schema(schema).now, {}).scalar_one()
+    value: datetime = run(executor, sql.for_schema(schema).now, {}).scalar_one()
     return value
 
 

@@ -9,14 +9,12 @@ Imported as ``from queue_core import dashboard_queries``; nothing here is export
 from __future__ import annotations
 
 import dataclasses
-import functools
 
-from sqlalchemy import TextClause, text
-
+from . import sql
 from .db import Executor, run
 from .keys import ApiKey
 from .models import TaskState
-from .schema import DEFAULT_SCHEMA, schema_name
+from .schema import DEFAULT_SCHEMA
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -26,39 +24,6 @@ class Throughput:
     queue: str
     last_minute: dict[TaskState, int]
     last_hour: dict[TaskState, int]
-
-
-# Finished tasks per queue and final state over the last hour (and the last minute within it).
-# Reads only the partial index tasks_finished_idx range of the last hour, however long the
-# history: finished_at is set exactly when a task reaches a final state.
-_THROUGHPUT = """
-SELECT queue, state,
-       count(*) FILTER (WHERE finished_at > now() - interval '1 minute') AS last_minute,
-       count(*) AS last_hour
-FROM {s}.tasks
-WHERE state IN ('succeeded', 'dead', 'cancelled')
-  AND finished_at > now() - interval '1 hour'
-  AND tenant = :tenant
-GROUP BY queue, state
-ORDER BY queue, state
-"""
-
-# A key by its public id, only while it is live (a revoked key matches no row).
-_LIVE_KEY_BY_ID = """
-SELECT id, tenant, name, scopes, queues, created_at, revoked_at
-FROM {s}.api_keys WHERE id = :id AND revoked_at IS NULL
-"""
-
-
-# Every tenant's tasks per queue and state: the operator's all-tenants page.
-_TENANT_COUNTS = """
-SELECT tenant, queue, state, count(*) AS n,
-       extract(epoch FROM now() - min(run_at) FILTER (WHERE state = 'queued' AND run_at <= now()))
-           AS oldest_due_age
-FROM {s}.tasks
-GROUP BY tenant, queue, state
-ORDER BY tenant, queue, state
-"""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -71,30 +36,13 @@ class TenantQueue:
     oldest_due_age: float | None
 
 
-@dataclasses.dataclass(frozen=True)
-class _Statements:
-    throughput: TextClause
-    live_key: TextClause
-    tenant_counts: TextClause
-
-
-@functools.cache
-def _statements(schema: str) -> _Statements:
-    s = '"' + schema_name(schema) + '"'
-    return _Statements(
-        throughput=text(_THROUGHPUT.format(s=s)),
-        live_key=text(_LIVE_KEY_BY_ID.format(s=s)),
-        tenant_counts=text(_TENANT_COUNTS.format(s=s)),
-    )
-
-
 def throughput(
     executor: Executor, *, tenant: str, schema: str = DEFAULT_SCHEMA
 ) -> list[Throughput]:
     """Per queue (sorted by name), how many of the tenant's tasks finished in the last minute
     and the last hour, by final state; queues with nothing finished in the hour are absent."""
     by_queue: dict[str, Throughput] = {}
-    for row in run(executor, _statements(schema).throughput, {"tenant": tenant}):
+    for row in run(executor, sql.for_schema(schema).throughput, {"tenant": tenant}):
         entry = by_queue.setdefault(row.queue, _empty(row.queue))
         entry.last_minute[TaskState(row.state)] = int(row.last_minute)
         entry.last_hour[TaskState(row.state)] = int(row.last_hour)
@@ -104,7 +52,7 @@ def throughput(
 def tenant_counts(executor: Executor, *, schema: str = DEFAULT_SCHEMA) -> list[TenantQueue]:
     """Every tenant's queues (by tenant, then queue) with their counts: for operators only."""
     found: dict[tuple[str, str], TenantQueue] = {}
-    for row in run(executor, _statements(schema).tenant_counts, {}):
+    for row in run(executor, sql.for_schema(schema).tenant_counts, {}):
         entry = found.get((row.tenant, row.queue))
         if entry is None:
             entry = TenantQueue(row.tenant, row.queue, dict.fromkeys(TaskState, 0), None)
@@ -117,7 +65,7 @@ def tenant_counts(executor: Executor, *, schema: str = DEFAULT_SCHEMA) -> list[T
 
 def live_key(executor: Executor, key_id: str, *, schema: str = DEFAULT_SCHEMA) -> ApiKey | None:
     """The key with this public id if it exists and is not revoked, else None."""
-    row = run(executor, _statements(schema).live_key, {"id": str(key_id)}).first()
+    row = run(executor, sql.for_schema(schema).key_live, {"key_id": str(key_id)}).first()
     return None if row is None else ApiKey.from_row(row)
 
 

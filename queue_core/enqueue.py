@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from . import statements, tracing, validation
+from . import sql, tracing, validation
 from .db import Executor, run_direct
 from .errors import (
     DatabaseError,
@@ -141,7 +141,7 @@ def _traced(rows: list[_Row], traceparent: str | None) -> list[_Row]:
 def _enqueue_rows(
     rows: list[_Row], tenant: str, schema: str, key_id: str | None
 ) -> Steps[list[Task]]:
-    stmts = statements.for_schema(schema)
+    stmts = sql.for_schema(schema)
     params = _bind(rows, tenant, schema)
     if key_id is not None:
         params["key_id"] = key_id
@@ -167,7 +167,7 @@ def enqueue_many_ids(
     """:func:`enqueue_many` answering only the tasks' ids (in input order): for bulk loads,
     where reading every inserted row back would cost more than inserting it."""
     rows = _validate_batch(tasks, tenant)
-    statements_ = statements.for_schema(schema)
+    statements_ = sql.for_schema(schema)
     if all(row.idempotency_key is None for row in rows):
         # Nothing can conflict (the ids are new): no row needs reading back.
         result = run_direct(executor, statements_.enqueue_quiet, _bind(rows, tenant, schema))
@@ -288,7 +288,7 @@ def _existing(missing: list[_Row], tenant: str, schema: str) -> Steps[dict[TaskI
     """Tasks already holding the keys of rows the insert skipped, checked for equal content."""
     keys = [row.idempotency_key for row in missing]
     params = {"tenant": tenant, "keys": keys}
-    found = yield statements.for_schema(schema).by_idempotency_keys, params
+    found = yield sql.for_schema(schema).by_idempotency_keys, params
     by_key = {task.idempotency_key: task for task in map(Task.from_row, found.rows)}
     result: dict[TaskId, Task] = {}
     for row in missing:

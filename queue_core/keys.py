@@ -13,7 +13,6 @@ revoking) and :class:`DatabaseError` from the driver, as everywhere in queue_cor
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import hmac
 import re
@@ -22,12 +21,10 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import TextClause, text
-
-from . import validation
+from . import sql, validation
 from .db import Executor, run, run_direct
 from .errors import InvalidTaskError
-from .schema import DEFAULT_SCHEMA, schema_name
+from .schema import DEFAULT_SCHEMA
 
 SCOPES = ("enqueue", "read", "manage")
 # The operator's scope: held alone, by a key of no tenant (cross-tenant surfaces: /metrics).
@@ -79,52 +76,6 @@ class CreatedKey:
     token: str
 
 
-_COLUMNS = "id, tenant, name, scopes, queues, created_at, revoked_at"
-
-# Stores a new key; the secret itself never reaches the database, only its digest.
-_CREATE = """
-INSERT INTO {s}.api_keys (id, tenant, name, secret_hash, scopes, queues)
-VALUES (:id, :tenant, :name, :secret_hash, CAST(:scopes AS text[]), CAST(:queues AS text[]))
-RETURNING {columns}
-"""
-
-# The row to check a presented token against; a revoked key matches nothing.
-_LIVE_KEY = """
-SELECT {columns}, secret_hash FROM {s}.api_keys WHERE id = :id AND revoked_at IS NULL
-"""
-
-_LIST = """
-SELECT {columns} FROM {s}.api_keys
-WHERE (CAST(:tenant AS text) IS NULL OR tenant = :tenant)
-  AND (CAST(:include_revoked AS boolean) OR revoked_at IS NULL)
-ORDER BY created_at, id
-"""
-
-# Revokes once: a second revoke matches no row and leaves the first timestamp in place.
-_REVOKE = """
-UPDATE {s}.api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = :id
-RETURNING {columns}
-"""
-
-
-@dataclasses.dataclass(frozen=True)
-class _Statements:
-    create: TextClause
-    live_key: TextClause
-    list: TextClause
-    revoke: TextClause
-
-
-@functools.cache
-def _statements(schema: str) -> _Statements:
-    s = '"' + schema_name(schema) + '"'
-
-    def build(sql: str) -> TextClause:
-        return text(sql.format(s=s, columns=_COLUMNS))
-
-    return _Statements(build(_CREATE), build(_LIVE_KEY), build(_LIST), build(_REVOKE))
-
-
 def create_key(
     executor: Executor,
     *,
@@ -164,7 +115,7 @@ def _insert(
         "scopes": scopes,
         "queues": queues,
     }
-    row = run(executor, _statements(schema).create, params).one()
+    row = run(executor, sql.for_schema(schema).key_create, params).one()
     return CreatedKey(ApiKey.from_row(row), f"{KEY_PREFIX}_{key_id}_{secret}")
 
 
@@ -182,7 +133,7 @@ def authenticate(executor: Executor, token: str, *, schema: str = DEFAULT_SCHEMA
     if match is None:
         return None
     key_id, secret = match.groups()
-    rows = run_direct(executor, _statements(schema).live_key, {"id": key_id}).rows
+    rows = run_direct(executor, sql.for_schema(schema).key_live, {"key_id": key_id}).rows
     row = rows[0] if rows else None
     stored = _DUMMY_DIGEST if row is None else str(row.secret_hash)
     if not hmac.compare_digest(stored, _digest(secret)) or row is None:
@@ -199,7 +150,7 @@ def list_keys(
 ) -> list[ApiKey]:
     """Keys oldest first, of one tenant or (None) of all (operator keys included)."""
     params = {"tenant": tenant, "include_revoked": include_revoked}
-    return [ApiKey.from_row(r) for r in run(executor, _statements(schema).list, params)]
+    return [ApiKey.from_row(r) for r in run(executor, sql.for_schema(schema).key_list, params)]
 
 
 def revoke_key(executor: Executor, key_id: str, *, schema: str = DEFAULT_SCHEMA) -> ApiKey:
@@ -209,7 +160,7 @@ def revoke_key(executor: Executor, key_id: str, *, schema: str = DEFAULT_SCHEMA)
     the input beyond a key id, so a secret pasted here never reaches a terminal or a log.
     """
     found = key_id_of(key_id)
-    row = run(executor, _statements(schema).revoke, {"id": found}).first()
+    row = run(executor, sql.for_schema(schema).key_revoke, {"id": found}).first()
     if row is None:
         raise InvalidTaskError("key_id", f"no API key {found!r}")
     return ApiKey.from_row(row)

@@ -9,10 +9,11 @@ ids that took effect. The caller owns the transaction.
 
 from __future__ import annotations
 
+import operator
 import uuid
 from collections.abc import Iterable, Sequence
 
-from . import statements, validation
+from . import sql, validation
 from .db import Executor, run, run_direct
 from .errors import InvalidTaskError, LeaseLost
 from .models import JSON, Claimed, Failure, Heartbeat, Lease, Round, Task, TaskId, TaskState
@@ -41,7 +42,7 @@ def claim(
     by the database clock. Commit promptly: rows stay locked until the transaction ends.
     """
     params = _claim_params(_queue_names(queues), n, lease_for, worker_id)
-    return [Task.from_row(r) for r in run(executor, statements.for_schema(schema).claim, params)]
+    return [Task.from_row(r) for r in run(executor, sql.for_schema(schema).claim, params)]
 
 
 def heartbeat(
@@ -63,7 +64,7 @@ def heartbeat(
         "tokens": [lease.token for lease in leases],
         "lease_seconds": validation.seconds(lease_for, "lease_for", maximum=86400),
     }
-    rows = run(executor, statements.for_schema(schema).heartbeat, params).all()
+    rows = run(executor, sql.for_schema(schema).heartbeat, params).all()
     held = {TaskId(row.id): bool(row.cancel_requested) for row in rows}
     lost = frozenset(leases) - {Lease(row.id, row.lease_token) for row in rows}
     return Heartbeat(held=held, lost=frozenset(lease.task_id for lease in lost), lost_leases=lost)
@@ -99,7 +100,7 @@ def progress_steps(
         if message is None
         else validation.text(message, "message", max_length=1000),
     }
-    rows = (yield statements.for_schema(schema).progress, params).rows
+    rows = (yield sql.for_schema(schema).progress, params).rows
     if not rows:
         raise LeaseLost(lease.task_id)
     return bool(rows[0].cancel_requested)
@@ -139,8 +140,8 @@ def complete_steps(
     """:func:`complete_many` as steps (queue_core.steps), for the sync and async worker alike."""
     if not outcomes:
         return set()
-    params = {**_complete_params(outcomes), "synchronous_commit": _commit_mode(durable)}
-    found = yield statements.for_schema(schema).complete, params
+    params = {**_success_params(outcomes), "synchronous_commit": _commit_mode(durable)}
+    found = yield sql.for_schema(schema).complete, params
     return {TaskId(row.id) for row in found.rows}
 
 
@@ -180,7 +181,7 @@ def fail_many(
         **_fail_params(failures, backoff_base, backoff_cap),
         "synchronous_commit": _commit_mode(durable),
     }
-    rows = run(executor, statements.for_schema(schema).fail, params)
+    rows = run(executor, sql.for_schema(schema).fail, params)
     return {TaskId(row.id): TaskState(row.state) for row in rows}
 
 
@@ -204,22 +205,15 @@ def record_and_claim(
     The tasks being recorded are never among those claimed. ``durable`` applies to the whole
     transaction (claims included).
     """
-    fail = _fail_params(failures, backoff_base, backoff_cap)
-    f_ids = [f.lease.task_id for f in failures]
-    fail["f_ids"], fail["f_tokens"] = f_ids, fail.pop("tokens")
-    del fail["ids"]
-    s_ids = [lease.task_id for lease, _ in successes]
-    ids = _uuid_array(s_ids)
     params = {
-        "ids": ids,
-        "tokens": _uuid_array([lease.token for lease, _ in successes]),
-        "results": _json_array([result for _, result in successes], "result"),
-        **fail,
+        **_success_params(successes),
+        **_fail_params(failures, backoff_base, backoff_cap),
         **_claim_params(_queue_names(queues), n, lease_for, worker_id, minimum=0),
-        "busy": _uuid_array(s_ids + f_ids) if f_ids else ids,
         "synchronous_commit": _commit_mode(durable),
     }
-    rows = run_direct(executor, statements.for_schema(schema).sync, params).rows
+    recording = [lease.task_id for lease, _ in successes] + [f.lease.task_id for f in failures]
+    params["busy"] = params["ids"] if not failures else _uuid_array(recording)
+    rows = run_direct(executor, sql.for_schema(schema).round, params).rows
     first = rows[0]
     return Round(
         completed={TaskId(i) for i in first.completed_ids or ()},
@@ -227,7 +221,7 @@ def record_and_claim(
             TaskId(i): TaskState(state)
             for i, state in zip(first.failed_ids or (), first.failed_states or (), strict=True)
         },
-        claimed=[Claimed._make(row[3:]) for row in rows if row.id is not None],
+        claimed=[Claimed._make(_claimed(row)) for row in rows if row.id is not None],
     )
 
 
@@ -254,8 +248,12 @@ def adopt(
         "lease_seconds": validation.seconds(lease_for, "lease_for", maximum=86400),
         "worker_id": validation.text(worker_id, "worker_id", max_length=200),
     }
-    rows = run(executor, statements.for_schema(schema).adopt, params)
-    return [Claimed._make(row) for row in rows]
+    rows = run(executor, sql.for_schema(schema).adopt, params)
+    return [Claimed._make(_claimed(row)) for row in rows]
+
+
+#: A claimed row's values in the order of Claimed's fields, read by name.
+_claimed = operator.attrgetter(*Claimed._fields)
 
 
 def _uuid_array(values: Sequence[uuid.UUID]) -> str:
@@ -299,7 +297,7 @@ def release(
         "tokens": [x.token for x in leases],
         "refund": bool(refund),
     }
-    return {TaskId(row.id) for row in run(executor, statements.for_schema(schema).release, params)}
+    return {TaskId(row.id) for row in run(executor, sql.for_schema(schema).release, params)}
 
 
 def _queue_names(queues: Sequence[str]) -> list[str]:
@@ -319,11 +317,13 @@ def _claim_params(
     }
 
 
-def _complete_params(outcomes: Sequence[tuple[Lease, JSON]]) -> dict[str, list[object]]:
+def _success_params(outcomes: Sequence[tuple[Lease, JSON]]) -> dict[str, str]:
+    """Ids and tokens as array literals, results as one JSON array: one string each, which
+    costs the client far less to send than an array of values."""
     return {
-        "ids": [lease.task_id for lease, _ in outcomes],
-        "tokens": [lease.token for lease, _ in outcomes],
-        "results": [validation.json_text(result, "result") for _, result in outcomes],
+        "ids": _uuid_array([lease.task_id for lease, _ in outcomes]),
+        "tokens": _uuid_array([lease.token for lease, _ in outcomes]),
+        "results": _json_array([result for _, result in outcomes], "result"),
     }
 
 
@@ -331,8 +331,8 @@ def _fail_params(
     failures: Sequence[Failure], backoff_base: float, backoff_cap: float
 ) -> dict[str, object]:
     return {
-        "ids": [f.lease.task_id for f in failures],
-        "tokens": [f.lease.token for f in failures],
+        "f_ids": [f.lease.task_id for f in failures],
+        "f_tokens": [f.lease.token for f in failures],
         "retryable": [f.retryable for f in failures],
         "retry_in": [_retry_in(f) for f in failures],
         "error_types": [

@@ -12,62 +12,14 @@ Errors: :class:`QueueFull` (nothing written), :class:`InvalidTaskError`, :class:
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import TextClause, text
-
-from . import validation
+from . import sql, validation
 from .db import Executor, run, run_direct
 from .errors import QueueFull
 from .schema import DEFAULT_SCHEMA, schema_name
-
-# Counts a queue's queued tasks, but stops at :cap rows so the check costs the same on a queue
-# ten times over its limit; it reads the claim index (queued and running rows only).
-_QUEUE_DEPTH = """
-SELECT count(*) AS n FROM (
-    SELECT 1 FROM {s}.tasks WHERE queue = :queue AND state = 'queued' LIMIT :cap
-) AS capped
-"""
-
-# Serialises the limited enqueues of one tenant until the caller's transaction ends, and reads
-# the tenant's own limit (if an operator set one) on the way.
-_LOCK_TENANT = """
-SELECT pg_advisory_xact_lock(hashtext(:scope), hashtext(:tenant)) AS locked,
-       l.tenant IS NOT NULL AS overridden, l.queue_depth_limit
-FROM (SELECT 1) AS one
-LEFT JOIN {s}.tenant_limits AS l ON l.tenant = :tenant
-"""
-
-# A tenant's queued tasks per queue, each count stopping at :cap (reads tasks_tenant_depth_idx).
-# Run after _LOCK_TENANT, in a statement of its own: its snapshot then holds every row the
-# tenant's previous lock holders committed.
-_TENANT_DEPTHS = """
-SELECT q.name AS queue, (
-    SELECT count(*) FROM (
-        SELECT 1 FROM {s}.tasks
-        WHERE tenant = :tenant AND queue = q.name AND state = 'queued' LIMIT :cap
-    ) AS capped
-) AS n
-FROM unnest(CAST(:queues AS text[])) AS q(name)
-"""
-
-_SET_LIMIT = """
-INSERT INTO {s}.tenant_limits (tenant, queue_depth_limit) VALUES (:tenant, :queue_depth_limit)
-ON CONFLICT (tenant) DO UPDATE
-SET queue_depth_limit = EXCLUDED.queue_depth_limit, updated_at = now()
-RETURNING tenant, queue_depth_limit, updated_at
-"""
-
-_CLEAR_LIMIT = """
-DELETE FROM {s}.tenant_limits WHERE tenant = :tenant RETURNING tenant
-"""
-
-_LIST_LIMITS = """
-SELECT tenant, queue_depth_limit, updated_at FROM {s}.tenant_limits ORDER BY tenant
-"""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -83,33 +35,6 @@ class TenantLimit:
         return cls(row.tenant, row.queue_depth_limit, row.updated_at)
 
 
-@dataclasses.dataclass(frozen=True)
-class _Statements:
-    queue_depth: TextClause
-    lock_tenant: TextClause
-    tenant_depths: TextClause
-    set_limit: TextClause
-    clear_limit: TextClause
-    list_limits: TextClause
-
-
-@functools.cache
-def _statements(schema: str) -> _Statements:
-    s = '"' + schema_name(schema) + '"'
-
-    def build(sql: str) -> TextClause:
-        return text(" ".join(sql.format(s=s).split()))
-
-    return _Statements(
-        build(_QUEUE_DEPTH),
-        build(_LOCK_TENANT),
-        build(_TENANT_DEPTHS),
-        build(_SET_LIMIT),
-        build(_CLEAR_LIMIT),
-        build(_LIST_LIMITS),
-    )
-
-
 def queue_depth(
     executor: Executor, queue: str, *, cap: int = 1_000_000, schema: str = DEFAULT_SCHEMA
 ) -> int:
@@ -118,7 +43,7 @@ def queue_depth(
         "queue": validation.queue_name(queue),
         "cap": validation.integer(cap, "cap", 1, 1_000_000_000),
     }
-    return int(run(executor, _statements(schema).queue_depth, params).scalar_one())
+    return int(run(executor, sql.for_schema(schema).queue_depth, params).scalar_one())
 
 
 def reserve_depth(
@@ -138,9 +63,9 @@ def reserve_depth(
     cannot be overtaken: enqueues made this way never take a tenant's queue past its limit.
     In autocommit mode the lock would end with the statement: call this in a transaction.
     """
-    stmts = _statements(schema)
+    stmts = sql.for_schema(schema)
     params: dict[str, Any] = {"scope": schema_name(schema), "tenant": tenant}
-    lock = run_direct(executor, stmts.lock_tenant, params).rows[0]
+    lock = run_direct(executor, stmts.tenant_lock, params).rows[0]
     limit = lock.queue_depth_limit if lock.overridden else default_limit
     if limit is None:
         return None
@@ -166,15 +91,15 @@ def set_tenant_limit(
         if queue_depth_limit is None
         else validation.integer(queue_depth_limit, "queue_depth_limit", 0, 1_000_000_000),
     }
-    return TenantLimit.from_row(run(executor, _statements(schema).set_limit, params).one())
+    return TenantLimit.from_row(run(executor, sql.for_schema(schema).limit_set, params).one())
 
 
 def clear_tenant_limit(executor: Executor, tenant: str, *, schema: str = DEFAULT_SCHEMA) -> bool:
     """Return ``tenant`` to the default limit; False when it had no limit of its own."""
     params = {"tenant": validation.queue_name(tenant, "tenant")}
-    return run(executor, _statements(schema).clear_limit, params).first() is not None
+    return run(executor, sql.for_schema(schema).limit_clear, params).first() is not None
 
 
 def list_tenant_limits(executor: Executor, *, schema: str = DEFAULT_SCHEMA) -> list[TenantLimit]:
     """Every tenant's own limit, by tenant name."""
-    return [TenantLimit.from_row(r) for r in run(executor, _statements(schema).list_limits, {})]
+    return [TenantLimit.from_row(r) for r in run(executor, sql.for_schema(schema).limit_list, {})]

@@ -9,54 +9,17 @@ live worker consumes (they would wait forever, with no error).
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 from collections.abc import Iterable
 
-from sqlalchemy import TextClause, text
-
-from . import validation
+from . import sql, validation
 from .db import Executor, run
-from .schema import DEFAULT_SCHEMA, schema_name
+from .schema import DEFAULT_SCHEMA
 
 #: How often a running worker refreshes its row, and how long a row counts as live after that.
 ANNOUNCE_INTERVAL = 10.0
 LIVE_SECONDS = 60.0
 #: Rows of workers that vanished without deleting theirs are removed after this long.
 FORGET_SECONDS = 86400.0
-
-_ANNOUNCE = """
-WITH forgotten AS (
-    DELETE FROM {s}.workers WHERE seen_at < now() - make_interval(secs => :forget_seconds)
-)
-INSERT INTO {s}.workers AS w (id, queues, tasks)
-VALUES (:id, CAST(:queues AS text[]), CAST(:tasks AS text[]))
-ON CONFLICT (id) DO UPDATE SET queues = excluded.queues, tasks = excluded.tasks, seen_at = now()
-"""
-
-_RETIRE = "DELETE FROM {s}.workers WHERE id = :id"
-
-_CONSUMERS = """
-SELECT q.name AS queue, count(*) AS n
-FROM {s}.workers AS w CROSS JOIN LATERAL unnest(w.queues) AS q(name)
-WHERE w.seen_at >= now() - make_interval(secs => :live_seconds)
-GROUP BY q.name
-"""
-
-
-@dataclasses.dataclass(frozen=True)
-class _Statements:
-    announce: TextClause
-    retire: TextClause
-    consumers: TextClause
-
-
-@functools.cache
-def _statements(schema: str) -> _Statements:
-    s = '"' + schema_name(schema) + '"'
-    return _Statements(
-        text(_ANNOUNCE.format(s=s)), text(_RETIRE.format(s=s)), text(_CONSUMERS.format(s=s))
-    )
 
 
 def announce_worker(
@@ -74,15 +37,15 @@ def announce_worker(
         "tasks": sorted(set(tasks)),
         "forget_seconds": FORGET_SECONDS,
     }
-    run(executor, _statements(schema).announce, params)
+    run(executor, sql.for_schema(schema).worker_announce, params)
 
 
 def retire_worker(executor: Executor, worker_id: str, *, schema: str = DEFAULT_SCHEMA) -> None:
     """Forget a worker that stops."""
-    run(executor, _statements(schema).retire, {"id": worker_id})
+    run(executor, sql.for_schema(schema).worker_retire, {"id": worker_id})
 
 
 def queue_consumers(executor: Executor, *, schema: str = DEFAULT_SCHEMA) -> dict[str, int]:
     """How many live workers consume each queue (a queue no live worker consumes is absent)."""
-    rows = run(executor, _statements(schema).consumers, {"live_seconds": LIVE_SECONDS})
+    rows = run(executor, sql.for_schema(schema).queue_consumers, {"live_seconds": LIVE_SECONDS})
     return {row.queue: int(row.n) for row in rows}

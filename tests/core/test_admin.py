@@ -88,7 +88,7 @@ ROUND_PARAMS = {  # a round with no outcome to record
 
 
 def _claim_plan(engine: Engine, which: str = "claim", generic: bool = False) -> str:
-    statements = queue_core.statements.for_schema("taskrow")  # type: ignore[attr-defined]
+    statements = queue_core.sql.for_schema("taskrow")
     sql = getattr(statements, which).text
     params: dict[str, object] = {
         "queues": ["default"],
@@ -96,7 +96,7 @@ def _claim_plan(engine: Engine, which: str = "claim", generic: bool = False) -> 
         "lease_seconds": 30.0,
         "worker_id": "w",
     }
-    if which == "sync":
+    if which == "round":
         params.update(ROUND_PARAMS)
     with engine.begin() as conn:
         conn.execute(sa.text("ANALYZE taskrow.tasks"))
@@ -134,7 +134,7 @@ def test_claim_uses_its_partial_index_with_100k_finished_tasks(engine: Engine) -
         """)
         )
         queue_core.enqueue_many(conn, [NewTask("t") for _ in range(50)])
-    for which, generic in (("claim", False), ("sync", False), ("sync", True)):
+    for which, generic in (("claim", False), ("round", False), ("round", True)):
         plan = _claim_plan(engine, which, generic)
         assert "tasks_claim_idx" in plan and "tasks_lease_expiry_idx" in plan, which
         assert "Seq Scan" not in plan, which

@@ -1,9 +1,9 @@
--- queue_core.statements.for_schema('taskrow').claim, as it is sent (its layout
--- collapsed to one line when it runs; broken into lines here at its clauses).
--- Rendered by tests/core/test_rendered_sql.py: edit queue_core/statements.py, not this.
+-- queue_core.sql.for_schema('taskrow').claim, as it is sent (its layout collapsed to
+-- one line when it runs; broken into lines here at its clauses). Rendered by
+-- tests/core/test_rendered_sql.py: edit queue_core/sql/claim.sql, not this.
 WITH candidates AS (
 SELECT c.*
-FROM unnest(CAST(:queues AS text[])) AS q(name)
+FROM unnest((:queues)::text[]) AS q(name)
 CROSS JOIN LATERAL (
 SELECT id, 0 AS rank, 0 AS priority, run_at AS due_at, CASE WHEN cancel_requested THEN 'cancelled' WHEN attempts >= max_attempts THEN 'dead' ELSE 'running' END AS next_state
 FROM "taskrow".tasks
@@ -13,7 +13,7 @@ LIMIT :n
 FOR UPDATE SKIP LOCKED ) AS c
 UNION ALL
 SELECT c.*
-FROM unnest(CAST(:queues AS text[])) AS q(name)
+FROM unnest((:queues)::text[]) AS q(name)
 CROSS JOIN LATERAL (
 SELECT id, 1 AS rank, priority, run_at AS due_at, 'running' AS next_state
 FROM "taskrow".tasks

@@ -1,6 +1,6 @@
--- queue_core.statements.for_schema('taskrow').key_is_live, as it is sent (its layout
--- collapsed to one line when it runs; broken into lines here at its clauses).
--- Rendered by tests/core/test_rendered_sql.py: edit queue_core/statements.py, not this.
+-- queue_core.sql.for_schema('taskrow').key_is_live, as it is sent (its layout collapsed to
+-- one line when it runs; broken into lines here at its clauses). Rendered by
+-- tests/core/test_rendered_sql.py: edit queue_core/sql/key_is_live.sql, not this.
 SELECT EXISTS (SELECT 1
 FROM "taskrow".api_keys
 WHERE id = :key_id AND revoked_at IS NULL) AS live

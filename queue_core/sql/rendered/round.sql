@@ -1,19 +1,15 @@
--- queue_core.statements.for_schema('taskrow').sync, as it is sent (its layout
--- collapsed to one line when it runs; broken into lines here at its clauses).
--- Rendered by tests/core/test_rendered_sql.py: edit queue_core/statements.py, not this.
-WITH done AS (
-UPDATE "taskrow".tasks AS t
+-- queue_core.sql.for_schema('taskrow').round, as it is sent (its layout collapsed to
+-- one line when it runs; broken into lines here at its clauses). Rendered by
+-- tests/core/test_rendered_sql.py: edit queue_core/sql/round.sql, not this.
+WITH done AS (UPDATE "taskrow".tasks AS t
 SET state = 'succeeded', result = v.result, finished_at = now(), lease_token = NULL, cancel_requested = false
 FROM ROWS FROM (unnest((:ids)::uuid[]), unnest((:tokens)::uuid[]), jsonb_array_elements((:results)::jsonb)) AS v(id, token, result)
 WHERE t.id = v.id AND t.lease_token = v.token AND t.state = 'running'
-RETURNING t.id
-), bad AS (
-UPDATE "taskrow".tasks AS t
+RETURNING t.id), bad AS (UPDATE "taskrow".tasks AS t
 SET state = CASE WHEN t.cancel_requested THEN 'cancelled' WHEN NOT t.cancel_requested AND v.retryable AND t.attempts < t.max_attempts THEN 'queued' ELSE 'dead' END, run_at = CASE WHEN NOT t.cancel_requested AND v.retryable AND t.attempts < t.max_attempts THEN now() + make_interval(secs => coalesce(v.retry_in, random() * least(:backoff_cap, :backoff_base * power(2, t.attempts - 1)))) ELSE t.run_at END, finished_at = CASE WHEN NOT t.cancel_requested AND v.retryable AND t.attempts < t.max_attempts THEN NULL ELSE now() END, lease_token = NULL, cancel_requested = false, error_type = v.error_type, error_message = v.error_message, error_traceback = v.error_traceback
 FROM unnest((:f_ids)::uuid[], (:f_tokens)::uuid[], (:retryable)::boolean[], (:retry_in)::double precision[], (:error_types)::text[], (:error_messages)::text[], (:error_tracebacks)::text[]) AS v(id, token, retryable, retry_in, error_type, error_message, error_traceback)
 WHERE t.id = v.id AND t.lease_token = v.token AND t.state = 'running'
-RETURNING t.id, t.state
-), candidates AS (
+RETURNING t.id, t.state), candidates AS (
 SELECT c.*
 FROM unnest((:queues)::text[]) AS q(name)
 CROSS JOIN LATERAL (
@@ -47,7 +43,7 @@ RETURNING t.*, p.rank, p.priority AS claim_priority, p.due_at )
 SELECT CASE WHEN coalesce(c.n, 1) = 1 THEN (SELECT array_agg(id)
 FROM done) END AS completed_ids, CASE WHEN coalesce(c.n, 1) = 1 THEN (SELECT array_agg(id)
 FROM bad) END AS failed_ids, CASE WHEN coalesce(c.n, 1) = 1 THEN (SELECT array_agg(state)
-FROM bad) END AS failed_states, c.id, c.lease_token, c.tenant, c.queue, c.task, c.args, c.attempts, c.max_attempts, c.timeout_seconds, c.run_at, c.traceparent
+FROM bad) END AS failed_states, id, lease_token, tenant, queue, task, args, attempts, max_attempts, timeout_seconds, run_at AS lease_expires_at, traceparent
 FROM (SELECT set_config('synchronous_commit', :synchronous_commit, true)) AS m
 LEFT JOIN (
 SELECT *, row_number() OVER (ORDER BY rank, claim_priority DESC, due_at, id) AS n

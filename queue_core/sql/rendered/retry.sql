@@ -1,7 +1,0 @@
--- queue_core.statements.for_schema('taskrow').retry, as it is sent (its layout
--- collapsed to one line when it runs; broken into lines here at its clauses).
--- Rendered by tests/core/test_rendered_sql.py: edit queue_core/statements.py, not this.
-UPDATE "taskrow".tasks
-SET state = 'queued', attempts = 0, run_at = now(), finished_at = NULL, started_at = NULL, result = NULL, error_type = NULL, error_message = NULL, error_traceback = NULL, progress_current = NULL, progress_total = NULL, progress_message = NULL, worker_id = NULL
-WHERE id = :id AND (CAST(:tenant AS text) IS NULL OR tenant = :tenant) AND state = 'dead'
-RETURNING *

@@ -1,0 +1,2 @@
+-- Forgets a worker that stops.
+DELETE FROM {schema}.workers WHERE id = :id
