@@ -71,9 +71,7 @@ def test_each_file_is_a_statement_or_a_fragment_in_use() -> None:
     assert names - fragments <= statements, "a statement file that no field renders"
     for variant in statements - names:  # e.g. enqueue_ids: enqueue.sql, another slot filled
         assert any(variant.startswith(name + "_") for name in names), variant
-    slots = {
-        slot for name in names for slot in re.findall(r"\{(\w+)\}", sql.template(name))
-    }
+    slots = {slot for name in names for slot in re.findall(r"\{(\w+)\}", sql.template(name))}
     for fragment in fragments:
         assert fragment.lstrip("_") in slots, f"{fragment}.sql is named by no statement"
 
