@@ -103,7 +103,7 @@ def new_task(
         priority=body.get("priority", 0),
         run_at=_datetime(body.get("run_at"), f"{where}run_at"),
         delay=body.get("delay_seconds"),
-        max_attempts=body.get("max_attempts", 3),
+        max_attempts=body.get("max_attempts", queue_core.DEFAULT_MAX_ATTEMPTS),
         timeout_seconds=body.get("timeout_seconds"),
         idempotency_key=idempotency_key,
     )

@@ -35,7 +35,15 @@ from .db import (
     pooler_of,
     translate_errors,
 )
-from .enqueue import DEFAULT_QUEUE, DEFAULT_TENANT, NewTask, enqueue, enqueue_many, enqueue_many_ids
+from .enqueue import (
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_QUEUE,
+    DEFAULT_TENANT,
+    NewTask,
+    enqueue,
+    enqueue_many,
+    enqueue_many_ids,
+)
 from .errors import (
     DatabaseError,
     DatabaseUnavailable,
@@ -107,6 +115,7 @@ from .workers import (
 __all__ = [
     "ANNOUNCE_INTERVAL",
     "DEFAULT_LEASE_SECONDS",
+    "DEFAULT_MAX_ATTEMPTS",
     "DEFAULT_QUEUE",
     "DEFAULT_SCHEMA",
     "DEFAULT_TENANT",

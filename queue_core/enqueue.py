@@ -26,10 +26,10 @@ from .errors import (
 from .models import JSON, Task, TaskId
 from .schema import DEFAULT_SCHEMA, notify_channel
 from .steps import Steps, drive
+from .validation import DEFAULT_MAX_ATTEMPTS as DEFAULT_MAX_ATTEMPTS
 
 DEFAULT_QUEUE = "default"
 DEFAULT_TENANT = "default"
-DEFAULT_MAX_ATTEMPTS = 3
 MAX_BATCH = 10_000
 
 

@@ -27,6 +27,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TIMESTAMP
 
 from .errors import InvalidTaskError
+from .models import FINISHED_STATES, TaskState
+from .validation import DEFAULT_MAX_ATTEMPTS
 
 DEFAULT_SCHEMA = "taskrow"
 _SCHEMA_PATTERN = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -41,7 +43,9 @@ metadata = MetaData(
     },
 )
 
-FINISHED_STATES_SQL = "state IN ('succeeded', 'dead', 'cancelled')"
+FINISHED_STATES_SQL = "state IN ({})".format(
+    ", ".join(f"'{state.value}'" for state in TaskState if state in FINISHED_STATES)
+)
 # An operator key holds the admin scope alone, no tenant and no queue list; no other key does.
 OPERATOR_KEY_SQL = (
     "(tenant IS NULL) = ('admin' = ANY(scopes))"
@@ -61,7 +65,7 @@ tasks = Table(
     # Earliest time to run; while running, the lease expiry (when it becomes claimable again).
     Column("run_at", TIMESTAMP(timezone=True), nullable=False, server_default=func.now()),
     Column("attempts", Integer, nullable=False, server_default="0"),
-    Column("max_attempts", Integer, nullable=False, server_default="3"),
+    Column("max_attempts", Integer, nullable=False, server_default=str(DEFAULT_MAX_ATTEMPTS)),
     Column("timeout_seconds", Integer),
     Column("lease_token", Uuid),
     Column("worker_id", Text),

@@ -17,7 +17,10 @@ from .errors import InvalidTaskError
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 #: Task names may also carry upper case and ``:`` (``billing.tasks:SendInvoice``).
 TASK_NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}")
+TASK_NAME_RULE = "1-128 of A-Z a-z 0-9 _ . : - starting with a letter, a digit or _"
 PRIORITY_RANGE = (-32768, 32767)
+#: How many attempts a task gets unless its enqueue or its handler's registration says.
+DEFAULT_MAX_ATTEMPTS = 3
 MAX_ATTEMPTS_RANGE = (1, 1000)
 MAX_TIMEOUT_SECONDS = 7 * 24 * 3600
 MAX_IDEMPOTENCY_KEY = 255
@@ -30,7 +33,7 @@ def queue_name(value: object, field: str = "queue") -> str:
 
 
 def task_name(value: object, field: str = "task") -> str:
-    return _matching(value, TASK_NAME_PATTERN, field, "1-128 of A-Z a-z 0-9 _ . : -")
+    return _matching(value, TASK_NAME_PATTERN, field, TASK_NAME_RULE)
 
 
 def _matching(value: object, pattern: re.Pattern[str], field: str, rule: str) -> str:

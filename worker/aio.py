@@ -72,7 +72,7 @@ async def run_async_handler(
     try:
         result = await spec.fn(ctx, **args)
     except Exception as exc:  # noqa: BLE001 - user code's exceptions, as in run_handler
-        return classify(exc, spec, ctx.attempt)
+        return classify(exc, spec)
     return checked_result(result)
 
 
@@ -212,7 +212,7 @@ class AsyncPool:
         """The outcome of an attempt whose coroutine the sweep (or the stop) cancelled."""
         reason = self._reasons.get(job.lease)
         if reason == _TIMEOUT:
-            return timeout_failure(job.timeout or 0.0, job.spec, job.task.attempts)
+            return timeout_failure(job.timeout or 0.0)
         if reason == _CANCEL:
             message = f"task {job.task.id} was cancelled while it ran"
             return Failed("Cancelled", message, retryable=False)

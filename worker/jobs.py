@@ -28,6 +28,16 @@ class Job:
         self.began = False
 
     @property
+    def last_attempt(self) -> bool:
+        """Whether this attempt is the task's last, so that a failure ends it: the attempt
+        budget is the row's ``max_attempts`` (which the database applies, fail.sql), capped by
+        the handler's registration. The one place the worker decides it."""
+        budget = self.task.max_attempts
+        if self.spec is not None:
+            budget = min(budget, self.spec.max_attempts)
+        return self.task.attempts >= budget
+
+    @property
     def timeout(self) -> float | None:
         if self.task.timeout_seconds is not None:
             return float(self.task.timeout_seconds)

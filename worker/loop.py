@@ -296,7 +296,7 @@ class Worker:
         """A thread-pool task that ran past its timeout fails with TaskTimeout, whatever it
         returned: its lease was no longer extended."""
         if job.flags.timed_out.is_set() and isinstance(outcome, Succeeded):
-            return job, timeout_failure(job.timeout or 0.0, job.spec, job.task.attempts)
+            return job, timeout_failure(job.timeout or 0.0)
         return job, outcome
 
     def _mark_timeouts(self) -> None:

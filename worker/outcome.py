@@ -67,7 +67,7 @@ def run_handler(spec: TaskSpec, args: dict[str, Any], ctx: TaskContext) -> Succe
     try:
         result = spec.fn(ctx, **args)
     except Exception as exc:  # noqa: BLE001 - the one place user code's exceptions are caught
-        return classify(exc, spec, ctx.attempt)
+        return classify(exc, spec)
     if inspect.iscoroutine(result):  # e.g. a lambda or wrapper around an async function
         result.close()
         message = f"{spec.name}: the handler returned a coroutine; make it `async def`"
@@ -89,16 +89,18 @@ def _signature(fn: Callable[..., Any]) -> inspect.Signature:
     return inspect.signature(fn)
 
 
-def classify(exc: Exception, spec: TaskSpec, attempt: int) -> Failed:
-    """Map a handler's exception to a failure: Retry/Fail/Cancelled steer, ``retry_on`` filters."""
+def classify(exc: Exception, spec: TaskSpec) -> Failed:
+    """Map a handler's exception to a failure: Retry/Fail/Cancelled steer, ``retry_on`` filters.
+
+    ``retryable`` says only whether this kind of failure may be retried; whether attempts
+    remain is decided once, when the failure is recorded (``worker.jobs.Job.last_attempt``)."""
     text = _traceback(exc)
-    last = attempt >= spec.max_attempts
     if isinstance(exc, Retry):
-        return Failed("Retry", str(exc), text, retryable=not last, retry_in=_delay(exc.delay))
+        return Failed("Retry", str(exc), text, retryable=True, retry_in=_delay(exc.delay))
     if isinstance(exc, Fail | Cancelled):
         return Failed(type(exc).__name__, str(exc), text, retryable=False)
     retryable = spec.retry_on is None or isinstance(exc, spec.retry_on)
-    return Failed(_type_name(exc), str(exc) or repr(exc), text, retryable=retryable and not last)
+    return Failed(_type_name(exc), str(exc) or repr(exc), text, retryable=retryable)
 
 
 def checked_result(result: Any) -> Succeeded | Failed:
@@ -128,11 +130,9 @@ def escaped(exc: BaseException) -> Failed:
     return Failed(_type_name(exc), str(exc) or repr(exc), _traceback(exc), retryable=True)
 
 
-def timeout_failure(seconds: float, spec: TaskSpec | None, attempt: int) -> Failed:
-    last = spec is not None and attempt >= spec.max_attempts
-    return Failed(
-        "TaskTimeout", f"the attempt ran past its timeout of {seconds:g} s", None, not last
-    )
+def timeout_failure(seconds: float) -> Failed:
+    """An attempt that ran past its timeout: retried while attempts remain."""
+    return Failed("TaskTimeout", f"the attempt ran past its timeout of {seconds:g} s", None, True)
 
 
 def unknown_task(name: str, known: Iterable[str]) -> Failed:

@@ -166,7 +166,7 @@ class ProcessPool:
                     current = self._children[slot] = _Child(self._app)
                 with tracing.consumer(job) as span:
                     outcome, healthy = self._run(current, job)
-                    tracing.record(span, outcome)
+                    tracing.record(span, outcome, job.last_attempt)
             except BaseException as exc:  # noqa: BLE001 - the slot's boundary
                 kind = type(exc).__name__
                 logger.error("slot.failed task_id=%s error_type=%s", job.task.id, kind)
@@ -203,7 +203,7 @@ class ProcessPool:
             deadline = job.deadline
             if deadline is not None and time.monotonic() >= deadline:
                 logger.warning("task.killed task_id=%s reason=timeout", task.id)
-                return timeout_failure(job.timeout or 0.0, job.spec, task.attempts), False
+                return timeout_failure(job.timeout or 0.0), False
             if not current.conn.poll(FLAG_SYNC_SECONDS):
                 if not current.process.is_alive():
                     return self._died(current, job), False
@@ -225,13 +225,8 @@ class ProcessPool:
     def _died(self, current: _Child, job: Job) -> Failed:
         current.process.join(timeout=1)
         code = current.process.exitcode
-        last = job.spec is not None and job.task.attempts >= job.spec.max_attempts
-        return Failed(
-            "WorkerProcessDied",
-            f"the child process running the task exited with code {code}",
-            None,
-            not last,
-        )
+        message = f"the child process running the task exited with code {code}"
+        return Failed("WorkerProcessDied", message, None, retryable=True)
 
     def _worn_out(self, current: _Child) -> bool:
         limits = self._limits

@@ -110,7 +110,7 @@ def _failure(job: Job, outcome: Failed) -> Failure:
         outcome.error_type,
         outcome.error_message,
         outcome.error_traceback,
-        retryable=outcome.retryable,
+        retryable=outcome.retryable and not job.last_attempt,
         retry_in=outcome.retry_in,
     )
 

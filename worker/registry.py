@@ -10,21 +10,26 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
-import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from croniter import croniter
 
-from queue_core import DEFAULT_QUEUE, InvalidTaskError, Task, enqueue
+from queue_core import (
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_QUEUE,
+    InvalidTaskError,
+    Task,
+    enqueue,
+    validation,
+)
 from queue_core.db import Executor
 
 from .errors import AppError, RegistryError
 from .kinds import check_handler
 
 Handler = Callable[..., Any]
-_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,7 +46,7 @@ class TaskSpec:
     name: str
     fn: Handler
     queue: str = DEFAULT_QUEUE
-    max_attempts: int = 3
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
     timeout: float | None = None
     retry_on: tuple[type[BaseException], ...] | None = None
 
@@ -84,7 +89,7 @@ class Registry:
         name: str | None = None,
         *,
         queue: str = DEFAULT_QUEUE,
-        max_attempts: int = 3,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         timeout: float | None = None,
         retry_on: tuple[type[BaseException], ...] | None = None,
     ) -> Callable[[Handler], Handler]:
@@ -112,7 +117,7 @@ class Registry:
         *,
         args: Mapping[str, Any] | None = None,
         queue: str = DEFAULT_QUEUE,
-        max_attempts: int = 3,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         timeout: float | None = None,
     ) -> Callable[[Handler], Handler]:
         """Register the decorated function as a task and enqueue it once per cron slot."""
@@ -135,9 +140,9 @@ class Registry:
         """Register a spec; raises :class:`RegistryError` on a bad or duplicate name, or on a
         handler that cannot run (not callable, a generator or an async generator)."""
         check_handler(spec.name, spec.fn)
-        if not _NAME.fullmatch(spec.name):
+        if not validation.TASK_NAME_PATTERN.fullmatch(spec.name):
             raise RegistryError(
-                f"{spec.name!r} is not a valid task name (1-128 of A-Z a-z 0-9 _.:-)"
+                f"{spec.name!r} is not a valid task name ({validation.TASK_NAME_RULE})"
             )
         if spec.name in self.tasks and self.tasks[spec.name].fn is not spec.fn:
             raise RegistryError(f"task {spec.name!r} is already registered")

@@ -52,7 +52,7 @@ class ThreadPool:
             try:
                 with tracing.consumer(job) as span:
                     outcome = self._run(job)
-                    tracing.record(span, outcome)
+                    tracing.record(span, outcome, job.last_attempt)
             except BaseException as exc:  # noqa: BLE001 - the slot's boundary: nothing strands
                 # A handler raised SystemExit, CancelledError, ...: the attempt fails (charged)
                 # and a fresh thread takes this one's place.
@@ -144,7 +144,7 @@ class HandlerTransaction:
             if isinstance(outcome, Succeeded) and not job.flags.lease_lost.is_set():
                 if job.flags.timed_out.is_set():
                     _rollback(conn)
-                    return timeout_failure(job.timeout or 0.0, job.spec, job.task.attempts)
+                    return timeout_failure(job.timeout or 0.0)
                 return self._complete(conn, outcome)
             _rollback(conn)
             return Recorded(None) if isinstance(outcome, Succeeded) else outcome
@@ -175,7 +175,7 @@ class HandlerTransaction:
             if self._job.flags.timed_out.is_set():  # fired while the completion ran
                 conn.rollback()
                 job = self._job
-                return timeout_failure(job.timeout or 0.0, job.spec, job.task.attempts)
+                return timeout_failure(job.timeout or 0.0)
             conn.commit()
         return Recorded(TaskState.SUCCEEDED)
 

@@ -56,12 +56,13 @@ def consumer(job: Job) -> Iterator[Any]:
         yield span
 
 
-def record(span: Any, outcome: Outcome) -> None:
+def record(span: Any, outcome: Outcome, last_attempt: bool) -> None:
     """The attempt's outcome on its span: ``taskrow.outcome``, and an error status if it failed."""
     if span is None:
         return
     if isinstance(outcome, Failed):
-        span.set_attribute("taskrow.outcome", "retrying" if outcome.retryable else "failed")
+        retrying = outcome.retryable and not last_attempt
+        span.set_attribute("taskrow.outcome", "retrying" if retrying else "failed")
         span.set_attribute("error.type", outcome.error_type)
         span.set_status(_trace.Status(_trace.StatusCode.ERROR, outcome.error_type))
     elif isinstance(outcome, Recorded):

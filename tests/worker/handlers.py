@@ -96,7 +96,7 @@ def write_then_steal(ctx: TaskContext, url: str, marker: str, steal: bool) -> di
     return {"marker": marker}
 
 
-@registry.task("exit_slot", max_attempts=1)
+@registry.task("exit_slot", max_attempts=2)
 def exit_slot(ctx: TaskContext, kind: str) -> None:
     """Raises what ``except Exception`` does not catch."""
     if kind == "cancelled":

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+import queue_core
 from worker import AsyncTaskContext, Registry, RegistryError, TaskContext
 from worker.kinds import is_async
 
@@ -76,3 +77,29 @@ def test_a_handler_that_cannot_run_is_refused_at_registration(fn: Any, message: 
 def test_a_non_callable_without_a_name_is_refused_too() -> None:
     with pytest.raises(RegistryError, match="must be callable"):
         Registry().task()(None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "name", ["send", "billing.tasks:SendInvoice", "_private", "9lives", ".hidden", ":x", "-x", ""]
+)
+def test_a_name_registers_exactly_when_it_can_be_enqueued(name: str) -> None:
+    """One rule for task names: the registry refuses what queue_core.enqueue would refuse."""
+    try:
+        queue_core.validation.task_name(name)
+    except queue_core.InvalidTaskError:
+        enqueueable = False
+    else:
+        enqueueable = True
+    try:
+        Registry().task(name)(plain)
+    except RegistryError:
+        registered = False
+    else:
+        registered = True
+    assert registered == enqueueable
+
+
+def test_a_name_too_long_to_enqueue_is_refused_at_registration() -> None:
+    with pytest.raises(RegistryError, match="not a valid task name"):
+        Registry().task("t" * 129)(plain)
+    Registry().task("t" * 128)(plain)
