@@ -25,7 +25,7 @@ from .state import state, transaction
 
 logger = logging.getLogger(__name__)
 
-ALL_SCOPES = frozenset({"enqueue", "read", "manage"})
+ALL_SCOPES = frozenset(queue_core.SCOPES)
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="taskrow"'}
 
 

@@ -89,7 +89,10 @@ from .limits import (
     set_tenant_limit,
 )
 from .models import (
+    ADMIN_SCOPE,
     FINISHED_STATES,
+    FINISHED_STATES_IN_ORDER,
+    SCOPES,
     Claimed,
     Failure,
     Heartbeat,
@@ -113,6 +116,7 @@ from .workers import (
 )
 
 __all__ = [
+    "ADMIN_SCOPE",
     "ANNOUNCE_INTERVAL",
     "DEFAULT_LEASE_SECONDS",
     "DEFAULT_MAX_ATTEMPTS",
@@ -120,8 +124,10 @@ __all__ = [
     "DEFAULT_SCHEMA",
     "DEFAULT_TENANT",
     "FINISHED_STATES",
+    "FINISHED_STATES_IN_ORDER",
     "LIVE_SECONDS",
     "POOLERS",
+    "SCOPES",
     "ApiKey",
     "AsyncExecutor",
     "Claimed",

@@ -13,7 +13,7 @@ import dataclasses
 from . import sql
 from .db import Executor, run
 from .keys import ApiKey
-from .models import TaskState
+from .models import FINISHED_STATES_IN_ORDER, TaskState
 from .schema import DEFAULT_SCHEMA
 
 
@@ -70,5 +70,5 @@ def live_key(executor: Executor, key_id: str, *, schema: str = DEFAULT_SCHEMA) -
 
 
 def _empty(queue: str) -> Throughput:
-    finals = (TaskState.SUCCEEDED, TaskState.DEAD, TaskState.CANCELLED)
-    return Throughput(queue, dict.fromkeys(finals, 0), dict.fromkeys(finals, 0))
+    finished = FINISHED_STATES_IN_ORDER
+    return Throughput(queue, dict.fromkeys(finished, 0), dict.fromkeys(finished, 0))

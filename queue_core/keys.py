@@ -24,11 +24,10 @@ from typing import Any
 from . import sql, validation
 from .db import Executor, run, run_direct
 from .errors import InvalidTaskError
+from .models import ADMIN_SCOPE as ADMIN_SCOPE
+from .models import SCOPES as SCOPES
 from .schema import DEFAULT_SCHEMA
 
-SCOPES = ("enqueue", "read", "manage")
-# The operator's scope: held alone, by a key of no tenant (cross-tenant surfaces: /metrics).
-ADMIN_SCOPE = "admin"
 KEY_PREFIX = "trk"
 _TOKEN_PATTERN = re.compile(r"trk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})")
 # What names a key when revoking it: its id, or a token (whole or cut short) starting with it.

@@ -30,6 +30,13 @@ class TaskState(enum.StrEnum):
 
 
 FINISHED_STATES = frozenset({TaskState.SUCCEEDED, TaskState.DEAD, TaskState.CANCELLED})
+#: The finished states in their declared order (succeeded, dead, cancelled), for display.
+FINISHED_STATES_IN_ORDER = tuple(state for state in TaskState if state in FINISHED_STATES)
+
+#: The scopes a tenant's API key may hold.
+SCOPES = ("enqueue", "read", "manage")
+#: The operator's scope: held alone, by a key of no tenant (cross-tenant surfaces: /metrics).
+ADMIN_SCOPE = "admin"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

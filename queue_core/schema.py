@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TIMESTAMP
 
 from .errors import InvalidTaskError
-from .models import FINISHED_STATES, TaskState
+from .models import ADMIN_SCOPE, FINISHED_STATES_IN_ORDER, SCOPES, TaskState
 from .validation import DEFAULT_MAX_ATTEMPTS
 
 DEFAULT_SCHEMA = "taskrow"
@@ -43,9 +43,13 @@ metadata = MetaData(
     },
 )
 
-FINISHED_STATES_SQL = "state IN ({})".format(
-    ", ".join(f"'{state.value}'" for state in TaskState if state in FINISHED_STATES)
-)
+
+def _quoted(values: tuple[str, ...]) -> str:
+    return ", ".join(f"'{value}'" for value in values)
+
+
+FINISHED_STATES_SQL = f"state IN ({_quoted(FINISHED_STATES_IN_ORDER)})"
+
 # An operator key holds the admin scope alone, no tenant and no queue list; no other key does.
 OPERATOR_KEY_SQL = (
     "(tenant IS NULL) = ('admin' = ANY(scopes))"
@@ -87,9 +91,7 @@ tasks = Table(
     Column("created_at", TIMESTAMP(timezone=True), nullable=False, server_default=func.now()),
     Column("started_at", TIMESTAMP(timezone=True)),
     Column("finished_at", TIMESTAMP(timezone=True)),
-    CheckConstraint(
-        "state IN ('queued', 'running', 'succeeded', 'dead', 'cancelled')", name="state"
-    ),
+    CheckConstraint(f"state IN ({_quoted(tuple(TaskState))})", name="state"),
     CheckConstraint("attempts >= 0", name="attempts"),
     CheckConstraint("max_attempts >= 1", name="max_attempts"),
     # A running task always holds a lease token; nothing else does.
@@ -160,7 +162,7 @@ api_keys = Table(
     Column("queues", ARRAY(Text)),
     Column("created_at", TIMESTAMP(timezone=True), nullable=False, server_default=func.now()),
     Column("revoked_at", TIMESTAMP(timezone=True)),
-    CheckConstraint("scopes <@ ARRAY['enqueue', 'read', 'manage', 'admin']::text[]", name="scopes"),
+    CheckConstraint(f"scopes <@ ARRAY[{_quoted((*SCOPES, ADMIN_SCOPE))}]::text[]", name="scopes"),
     CheckConstraint(OPERATOR_KEY_SQL, name="operator"),
 )
 

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 commands: list[click.Command] = []
 
-ALL_SCOPES = ("enqueue", "read", "manage")
+ALL_SCOPES = queue_core.SCOPES
 
 
 class ConfigurationError(click.ClickException):

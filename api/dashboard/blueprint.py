@@ -37,6 +37,7 @@ def _template_helpers() -> dict[str, Any]:
         "csp_nonce": pages.csp_nonce,
         "csrf_field": session.CSRF_FIELD,
         "csrf_token": _csrf_token,
+        "finished_states": [state.value for state in queue_core.FINISHED_STATES_IN_ORDER],
     }
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 
-from queue_core import QueueStats, TaskState
+from queue_core import FINISHED_STATES_IN_ORDER, QueueStats, TaskState
 from queue_core.dashboard_queries import Throughput
 
 from ..auth import Principal
 
 STATES = tuple(TaskState)
-FINAL_STATES = (TaskState.SUCCEEDED, TaskState.DEAD, TaskState.CANCELLED)
+FINAL_STATES = FINISHED_STATES_IN_ORDER
 
 
 @dataclasses.dataclass(frozen=True)
