@@ -14,8 +14,11 @@ BLUE = "\x1b[34m"
 def test_piped_tables_are_plain_text_with_their_headings_and_values(cli: Cli, seed: Seeder) -> None:
     dead = seed.dead("beta")
     queued = seed.queued(queue="alpha")
-    listed, counted, shown = cli.run_all([["ls"], ["stats"], ["status", str(dead.id)]])
-    outputs = [listed.ok(), counted.ok(), shown.ok()]
+    token = cli.run("keys", "create", "--tenant", "acme", "--name", "ci").stdout.strip()
+    listed, counted, shown, keys = cli.run_all(
+        [["ls"], ["stats"], ["status", str(dead.id)], ["keys", "list"]]
+    )
+    outputs = [listed.ok(), counted.ok(), shown.ok(), keys.ok()]
     for output in outputs:
         assert not ESCAPE.search(output) and "\r" not in output, output
         assert all(line == line.rstrip() for line in output.splitlines()), "no trailing blanks"
@@ -38,6 +41,11 @@ def test_piped_tables_are_plain_text_with_their_headings_and_values(cli: Cli, se
 
     fields = dict(line.split(None, 1) for line in outputs[2].splitlines())
     assert (fields["state"], fields["error"]) == ("dead", "ValueError: boom")
+
+    header, row = (line.split() for line in outputs[3].splitlines())
+    assert header == ["ID", "TENANT", "SCOPES", "QUEUES", "NAME", "CREATED", "REVOKED"]
+    assert row[:5] == [token[4:20], "acme", "enqueue,read,manage", "*", "ci"]
+    assert row[-1] == "-"
 
 
 def test_states_are_coloured_on_a_terminal_unless_no_color(cli: Cli, seed: Seeder) -> None:
