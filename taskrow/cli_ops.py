@@ -8,7 +8,6 @@ error as one line on stderr with a non-zero exit (see :mod:`taskrow.ops`).
 
 from __future__ import annotations
 
-import sys
 from datetime import datetime
 from typing import Any
 
@@ -139,9 +138,7 @@ def watch(
     (JSON Lines); the last line is the final record.
     """
     config = settings()
-    display: watching.Display = (
-        watching.JsonLines() if as_json else watching.Lines(terminal=sys.stdout.isatty())
-    )
+    display = watching.display_for(as_json)
     try:
         with open_engine(config) as engine:
             task = watching.follow(

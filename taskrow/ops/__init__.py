@@ -6,7 +6,7 @@
 - :mod:`.records`: tasks and queue stats as JSON, with the HTTP status record's field names.
 - :mod:`.render`: output for people, drawn with rich (coloured on a terminal, plain text in a
   pipe).
-- :mod:`.watch`: following one task until it finishes.
+- :mod:`.watch`: following one task until it finishes (a live progress bar on a terminal).
 
 Errors a command reports (one line on stderr, never a traceback)::
 

@@ -59,13 +59,6 @@ def state_text(state: TaskState, text: str | None = None) -> Text:
     return Text(state.value if text is None else text, style=STATE_COLOURS[state])
 
 
-def paint(text: str, colour: str | None, *, bold: bool = False) -> str:
-    """``text`` styled only when there is a style to apply (no stray reset codes)."""
-    if colour is None and not bold:
-        return text
-    return click.style(text, fg=colour, bold=bold or None)
-
-
 def table(
     headers: Sequence[str], rows: Sequence[Sequence[Text]], right: Collection[int] = ()
 ) -> Table:
