@@ -88,7 +88,7 @@ class JsonLines:
 
 
 class Lines:
-    """Off a terminal: one plain line per change (coloured only when FORCE_COLOR asks)."""
+    """Off an interactive terminal (a pipe, a file, TERM=dumb): one plain line per change."""
 
     def update(self, task: Task) -> None:
         render.show(
