@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 from gunicorn.app.base import BaseApplication
+from rich.text import Text
 from sqlalchemy.engine import Connection
 
 import queue_core
 from queue_core import migrations
 
 from .config import Settings
+from .ops import render
 
 if TYPE_CHECKING:
     import api
@@ -244,13 +246,23 @@ def list_(tenant: str | None, include_revoked: bool) -> None:
         found = queue_core.list_keys(
             conn, tenant=tenant, include_revoked=include_revoked, schema=_settings().schema
         )
-    for key in found:
-        queues = ",".join(key.queues) if key.queues is not None else "*"
-        revoked = f" revoked={key.revoked_at.isoformat()}" if key.revoked_at else ""
-        click.echo(
-            f"{key.id}  tenant={key.tenant or '-'}  scopes={','.join(key.scopes)}  queues={queues}"
-            f"  name={key.name or '-'}  created={key.created_at.isoformat()}{revoked}"
-        )
+    if not found:
+        click.echo("no keys")
+        return
+    rows = [
+        [
+            Text(key.id),
+            Text(key.tenant or "-"),
+            Text(",".join(key.scopes)),
+            Text(",".join(key.queues) if key.queues is not None else "*"),
+            Text(key.name or "-"),
+            Text(render.when(key.created_at)),
+            Text(render.when(key.revoked_at), style="red" if key.revoked_at else ""),
+        ]
+        for key in found
+    ]
+    headers = ["ID", "TENANT", "SCOPES", "QUEUES", "NAME", "CREATED", "REVOKED"]
+    render.show(render.table(headers, rows))
 
 
 @keys.command("revoke")

@@ -8,11 +8,12 @@ error as one line on stderr with a non-zero exit (see :mod:`taskrow.ops`).
 
 from __future__ import annotations
 
-import sys
 from datetime import datetime
 from typing import Any
 
 import click
+from rich.console import Group, RenderableType
+from rich.text import Text
 
 import queue_core
 from queue_core import Task, TaskState
@@ -35,8 +36,14 @@ def register(command: click.Command) -> click.Command:
     return command
 
 
-def emit(as_json: bool, document: object, text: str) -> None:
-    click.echo(records.dumps(document) if as_json else text)
+def emit(as_json: bool, document: object, text: RenderableType) -> None:
+    """``document`` as one line of JSON, or ``text`` for people (a plain string as it is)."""
+    if as_json:
+        click.echo(records.dumps(document))
+    elif isinstance(text, str):
+        click.echo(text)
+    else:
+        render.show(text)
 
 
 @register
@@ -131,9 +138,7 @@ def watch(
     (JSON Lines); the last line is the final record.
     """
     config = settings()
-    display: watching.Display = (
-        watching.JsonLines() if as_json else watching.Lines(terminal=sys.stdout.isatty())
-    )
+    display = watching.display_for(as_json)
     try:
         with open_engine(config) as engine:
             task = watching.follow(
@@ -177,7 +182,7 @@ def list_tasks(
 
 def list_text(
     tasks: list[Task], next_cursor: str | None, queue: str | None, state: str | None, limit: int
-) -> str:
+) -> RenderableType:
     if not tasks:
         return "no tasks"
     if next_cursor is None:
@@ -185,8 +190,8 @@ def list_text(
     filters = "".join(
         f" --{name} {value}" for name, value in (("queue", queue), ("state", state)) if value
     )
-    more = f"taskrow ls{filters} --limit {limit} --before {next_cursor}"
-    return f"{render.task_rows(tasks)}\n\nnext page: {more}"
+    more = f"next page: taskrow ls{filters} --limit {limit} --before {next_cursor}"
+    return Group(render.task_rows(tasks), Text(), Text(more, no_wrap=True, overflow="ignore"))
 
 
 @register
@@ -203,7 +208,7 @@ def stats(as_json: bool) -> None:
     with open_engine(config) as engine, reading(engine) as conn:
         entries = sorted(queue_core.stats(conn, schema=config.schema), key=lambda e: e.queue)
         workers = queue_core.queue_consumers(conn, schema=config.schema)
-    text = render.stats_table(entries, workers) if entries else "no tasks"
+    text: RenderableType = render.stats_table(entries, workers) if entries else "no tasks"
     document = {"queues": [records.stats_record(e, workers.get(e.queue, 0)) for e in entries]}
     emit(as_json, document, text)
 

@@ -1,17 +1,20 @@
-"""Output for people: aligned tables, durations, progress bars and a task's details.
+"""Output for people, drawn with rich: tables, a task's details, coloured states.
 
-Colours are added with ``click.style`` and printed with ``click.echo``, which drops them
-unless stdout is a terminal, so piped output stays plain text.
+On a terminal the states are coloured (not when ``NO_COLOR`` is set; ``FORCE_COLOR`` makes any
+stdout count as a terminal). Anywhere else the output is plain text: the same columns, wide
+enough that no row wraps, without escape codes or trailing blanks, so scripts can parse it.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 
 import click
+from rich.console import Console, Group, JustifyMethod, RenderableType
+from rich.table import Table
+from rich.text import Text
 
 from queue_core import QueueStats, Task, TaskState
 
@@ -26,46 +29,51 @@ STATE_COLOURS = {
 }
 BAR_WIDTH = 24
 MAX_VALUE_WIDTH = 200
+PLAIN_WIDTH = 10_000  # columns of a console that is not a terminal: rows never wrap
 
 
-@dataclasses.dataclass(frozen=True)
-class Cell:
-    """A table cell: its text (which sets the width) and an optional colour."""
+def console() -> Console:
+    """A console on stdout: a terminal's own width, or :data:`PLAIN_WIDTH` elsewhere.
 
-    text: str
-    colour: str | None = None
-
-
-def state_cell(state: TaskState) -> Cell:
-    return Cell(state.value, STATE_COLOURS[state])
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[Cell]], right: frozenset[int]) -> str:
-    """Columns padded to their widest cell; columns in ``right`` are right-aligned."""
-    widths = [max([len(h), *(len(row[i].text) for row in rows)]) for i, h in enumerate(headers)]
-    lines = [_line([Cell(h) for h in headers], widths, right, bold=True)]
-    lines.extend(_line(row, widths, right) for row in rows)
-    return "\n".join(lines)
+    Text is never read as rich markup or emoji codes: task names, args and errors print as-is.
+    """
+    out = Console(highlight=False, markup=False, emoji=False)
+    if out.is_terminal:
+        return out
+    return Console(highlight=False, markup=False, emoji=False, width=PLAIN_WIDTH, height=25)
 
 
-def _line(
-    cells: Sequence[Cell], widths: list[int], right: frozenset[int], bold: bool = False
-) -> str:
-    parts = []
-    for i, cell in enumerate(cells):
-        if i in right:
-            padded = cell.text.rjust(widths[i])
-        else:  # the last column is not padded: no trailing blanks
-            padded = cell.text if i == len(cells) - 1 else cell.text.ljust(widths[i])
-        parts.append(paint(padded, cell.colour, bold=bold))
-    return "  ".join(parts)
+def show(renderable: RenderableType) -> None:
+    """Print ``renderable`` on stdout; off a terminal as plain lines without trailing blanks."""
+    out = console()
+    if out.is_terminal:
+        out.print(renderable)
+        return
+    with out.capture() as captured:
+        out.print(renderable)
+    click.echo("\n".join(line.rstrip() for line in captured.get().splitlines()))
 
 
-def paint(text: str, colour: str | None, *, bold: bool = False) -> str:
-    """``text`` styled only when there is a style to apply (no stray reset codes)."""
-    if colour is None and not bold:
-        return text
-    return click.style(text, fg=colour, bold=bold or None)
+def state_text(state: TaskState, text: str | None = None) -> Text:
+    """A state's name (or ``text``) in the state's colour."""
+    return Text(state.value if text is None else text, style=STATE_COLOURS[state])
+
+
+def table(
+    headers: Sequence[str], rows: Sequence[Sequence[Text]], right: Collection[int] = ()
+) -> Table:
+    """Columns two blanks apart, bold headings, no borders; columns in ``right`` right-aligned.
+
+    On a narrow terminal, cells wrap rather than being cut short, and the first column (an id
+    or a queue's name, to copy) never wraps.
+    """
+    grid = Table(box=None, pad_edge=False, header_style="bold")
+    for i, header in enumerate(headers):
+        justify: JustifyMethod = "right" if i in right else "left"
+        grid.add_column(header, justify=justify, overflow="fold", no_wrap=i == 0)
+    for row in rows:
+        grid.add_row(*row)
+    return grid
 
 
 def duration(seconds: float) -> str:
@@ -107,66 +115,69 @@ def short(value: object) -> str:
     return text if len(text) <= MAX_VALUE_WIDTH else text[: MAX_VALUE_WIDTH - 3] + "..."
 
 
-def task_details(task: Task) -> str:
+def task_details(task: Task) -> Table:
     """Every field an operator looks at, one per line, labels aligned."""
-    fields: list[tuple[str, str, str | None]] = [
-        ("id", str(task.id), None),
-        ("task", task.task, None),
-        ("queue", task.queue, None),
-        ("state", _state_text(task), STATE_COLOURS[task.state]),
-        ("attempt", f"{task.attempts} of {task.max_attempts}", None),
-        ("progress", progress_text(task), None),
-        ("priority", str(task.priority), None),
-        ("lease until" if task.state is TaskState.RUNNING else "run at", when(task.run_at), None),
-        ("created", when(task.created_at), None),
-        ("started", when(task.started_at), None),
-        ("finished", when(task.finished_at), None),
-        ("args", short(task.args), None),
+    fields: list[tuple[str, Text]] = [
+        ("id", Text(str(task.id))),
+        ("task", Text(task.task)),
+        ("queue", Text(task.queue)),
+        ("state", state_text(task.state, _state_word(task))),
+        ("attempt", Text(f"{task.attempts} of {task.max_attempts}")),
+        ("progress", Text(progress_text(task))),
+        ("priority", Text(str(task.priority))),
+        ("lease until" if task.state is TaskState.RUNNING else "run at", Text(when(task.run_at))),
+        ("created", Text(when(task.created_at))),
+        ("started", Text(when(task.started_at))),
+        ("finished", Text(when(task.finished_at))),
+        ("args", Text(short(task.args))),
     ]
     if task.error_type is not None or task.error_message is not None:
-        fields.append(("error", one_line(f"{task.error_type}: {task.error_message}"), "red"))
+        error = one_line(f"{task.error_type}: {task.error_message}")
+        fields.append(("error", Text(error, style="red")))
     if task.state is TaskState.SUCCEEDED:
-        fields.append(("result", short(task.result), None))
+        fields.append(("result", Text(short(task.result))))
     fields += error_history_fields(task)
-    width = max(len(label) for label, _, _ in fields)
-    return "\n".join(
-        f"{label.ljust(width)}  {paint(value, colour)}" for label, value, colour in fields
-    )
+    grid = Table.grid(padding=(0, 2, 0, 0))
+    for label, value in fields:
+        grid.add_row(Text(label), value)
+    return grid
 
 
-def error_history_fields(task: Task) -> list[tuple[str, str, str | None]]:
+def error_history_fields(task: Task) -> list[tuple[str, Text]]:
     """One line per recent attempt that ended without succeeding, oldest first."""
     return [
         (
             "errors" if index == 0 else "",
-            one_line(f"attempt {e.get('attempt')}: {e.get('type')}: {e.get('message')}"[:200]),
-            "red",
+            Text(
+                one_line(f"attempt {e.get('attempt')}: {e.get('type')}: {e.get('message')}"[:200]),
+                style="red",
+            ),
         )
         for index, e in enumerate(task.errors)
     ]
 
 
-def _state_text(task: Task) -> str:
+def _state_word(task: Task) -> str:
     if task.state is TaskState.RUNNING and task.cancel_requested:
         return "running (cancel requested)"
     return task.state.value
 
 
-def task_rows(tasks: Sequence[Task]) -> str:
+def task_rows(tasks: Sequence[Task]) -> Table:
     headers = ["ID", "TASK", "QUEUE", "STATE", "ATTEMPT", "PROGRESS", "CREATED"]
     rows = [
         [
-            Cell(str(task.id)),
-            Cell(task.task),
-            Cell(task.queue),
-            state_cell(task.state),
-            Cell(f"{task.attempts}/{task.max_attempts}"),
-            Cell(_progress_cell(task)),
-            Cell(when(task.created_at)),
+            Text(str(task.id)),
+            Text(task.task),
+            Text(task.queue),
+            state_text(task.state),
+            Text(f"{task.attempts}/{task.max_attempts}"),
+            Text(_progress_cell(task)),
+            Text(when(task.created_at)),
         ]
         for task in tasks
     ]
-    return table(headers, rows, right=frozenset({4}))
+    return table(headers, rows, right={4})
 
 
 def _progress_cell(task: Task) -> str:
@@ -177,7 +188,9 @@ def _progress_cell(task: Task) -> str:
     return str(task.progress_current)
 
 
-def stats_table(entries: Sequence[QueueStats], workers: Mapping[str, int] | None = None) -> str:
+def stats_table(
+    entries: Sequence[QueueStats], workers: Mapping[str, int] | None = None
+) -> RenderableType:
     """One row per queue; ``workers`` (live consumers per queue) adds a WORKERS column and a
     warning line per queue whose queued tasks no live worker consumes."""
     consumers = workers or {}
@@ -186,33 +199,32 @@ def stats_table(entries: Sequence[QueueStats], workers: Mapping[str, int] | None
         headers.append("WORKERS")
     rows = [
         [
-            Cell(entry.queue),
+            Text(entry.queue),
             *(_count_cell(state, entry.counts.get(state, 0)) for state in TaskState),
-            Cell("-" if entry.oldest_due_age is None else duration(entry.oldest_due_age)),
+            Text("-" if entry.oldest_due_age is None else duration(entry.oldest_due_age)),
             *([_workers_cell(consumers.get(entry.queue, 0))] if workers is not None else []),
         ]
         for entry in entries
     ]
-    text = table(headers, rows, right=frozenset(range(1, len(headers))))
+    grid = table(headers, rows, right=range(1, len(headers)))
     if workers is None:
-        return text
+        return grid
     warnings = [
-        paint(
+        Text(
             f"warning: queue {entry.queue} holds {entry.counts[TaskState.QUEUED]} queued "
             "task(s) but no live worker consumes it (start one with --queues "
             f"{entry.queue})",
-            "red",
+            style="red",
         )
         for entry in entries
         if not consumers.get(entry.queue) and entry.counts.get(TaskState.QUEUED, 0)
     ]
-    return "\n".join([text, *warnings])
+    return Group(grid, *warnings)
 
 
-def _workers_cell(count: int) -> Cell:
-    return Cell(str(count), None if count else "red")
+def _workers_cell(count: int) -> Text:
+    return Text(str(count), style="" if count else "red")
 
 
-def _count_cell(state: TaskState, count: int) -> Cell:
-    colour = "red" if state is TaskState.DEAD and count else None
-    return Cell(str(count), colour)
+def _count_cell(state: TaskState, count: int) -> Text:
+    return Text(str(count), style="red" if state is TaskState.DEAD and count else "")

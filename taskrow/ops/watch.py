@@ -3,6 +3,10 @@
 The task is read from the database every ``interval`` seconds (progress is not announced by
 NOTIFY, and polling the primary is what every other reader of the status does too). Each read
 is its own short connection checkout, so watching never holds a transaction open.
+
+On a terminal the task is drawn as a rich progress bar, redrawn in place, with its rate and
+the time left; anywhere else each change is one plain line, and ``--json`` prints one status
+record per change.
 """
 
 from __future__ import annotations
@@ -12,6 +16,18 @@ import uuid
 from typing import Protocol
 
 import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TaskID,
+    TaskProgressColumn,
+    TimeRemainingColumn,
+)
+from rich.progress import Task as ProgressTask
+from rich.text import Text
 from sqlalchemy.engine import Engine
 
 import queue_core
@@ -72,28 +88,107 @@ class JsonLines:
 
 
 class Lines:
-    """For people: on a terminal, one line redrawn in place; otherwise one line per change."""
-
-    def __init__(self, terminal: bool) -> None:
-        self.terminal = terminal
-        self.line_open = False  # a redrawn line still awaits its newline
+    """Off an interactive terminal (a pipe, a file, TERM=dumb): one plain line per change."""
 
     def update(self, task: Task) -> None:
-        state = render.paint(status_word(task), render.STATE_COLOURS[task.state])
-        if self.terminal:
-            click.echo(f"\r\x1b[2K{state}  {detail(task)}", nl=False)
-            self.line_open = True
-        else:
-            click.echo(f"{state}  {detail(task)}")
+        render.show(
+            Text.assemble(render.state_text(task.state, status_word(task)), "  ", detail(task))
+        )
+
+    def finish(self, task: Task) -> None:
+        render.show(final_line(task))
+
+    def close(self) -> None:
+        """Every line is complete already."""
+
+
+class Bar:
+    """On a terminal: a live progress bar, redrawn in place, with the rate of progress (units
+    per second, measured while watching) and the time left at that rate."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.progress = Progress(
+            Field("state"),
+            Field("attempt"),
+            BarColumn(),
+            TaskProgressColumn(),
+            MofNCompleteColumn(),
+            RateColumn(),
+            TimeLeftColumn(),
+            Field("note"),
+            console=console,
+        )
+        self.bar: TaskID | None = None
+        self.attempt = 0
+
+    def update(self, task: Task) -> None:
+        if self.bar is None:
+            self.progress.start()
+            self.bar = self.progress.add_task("", total=None)
+        elif task.attempts != self.attempt:  # a new attempt starts its progress over
+            self.progress.reset(self.bar)
+        self.attempt = task.attempts
+        self.progress.update(
+            self.bar,
+            total=task.progress_total or None,
+            completed=task.progress_current or 0,  # as stored, even once finished
+            finished=task.state.finished,
+            state=render.state_text(task.state, status_word(task)),
+            attempt=Text(f"attempt {task.attempts}/{task.max_attempts}"),
+            note=Text(note(task)),
+        )
+        self.progress.refresh()
 
     def finish(self, task: Task) -> None:
         self.close()
-        click.echo(render.paint(outcome(task), render.STATE_COLOURS[task.state], bold=True))
+        self.console.print(final_line(task))
 
     def close(self) -> None:
-        if self.line_open:
-            click.echo()
-            self.line_open = False
+        self.progress.stop()  # the last frame stays on the screen; the cursor is shown again
+
+
+class Field(ProgressColumn):
+    """The ``name`` field of the bar's task, a styled text."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+
+    def render(self, task: ProgressTask) -> Text:
+        value = task.fields.get(self.name)
+        return value if isinstance(value, Text) else Text()
+
+
+class RateColumn(ProgressColumn):
+    """Progress units per second since the first report seen, ``-/s`` until a second one."""
+
+    def render(self, task: ProgressTask) -> Text:
+        speed = task.finished_speed or task.speed
+        if speed is None:
+            return Text("-/s", style="progress.data.speed")
+        return Text(
+            f"{speed:.1f}/s" if speed < 100 else f"{speed:,.0f}/s", style="progress.data.speed"
+        )
+
+
+class TimeLeftColumn(TimeRemainingColumn):
+    """The time left at the current rate (``-:--:--`` until known), blank once finished."""
+
+    def render(self, task: ProgressTask) -> Text:
+        return Text() if task.fields.get("finished") else super().render(task)
+
+
+def display_for(as_json: bool) -> Display:
+    """JSON Lines for scripts; for people, a live bar on a terminal and plain lines elsewhere."""
+    if as_json:
+        return JsonLines()
+    console = render.console()
+    return Bar(console) if console.is_interactive else Lines()
+
+
+def final_line(task: Task) -> Text:
+    return Text(outcome(task), style=f"bold {render.STATE_COLOURS[task.state]}")
 
 
 def status_word(task: Task) -> str:
@@ -103,12 +198,22 @@ def status_word(task: Task) -> str:
 
 
 def detail(task: Task) -> str:
+    """A plain line after the state: the attempt, then the stored progress or a note."""
     attempt = f"attempt {task.attempts}/{task.max_attempts}"
-    if task.state is TaskState.QUEUED:
-        return f"{attempt}  waiting for a worker"
-    if task.progress_current is None and not task.progress_message:
-        return f"{attempt}  no progress reported yet"
+    if task.state is TaskState.QUEUED or (
+        task.progress_current is None and not task.progress_message
+    ):
+        return f"{attempt}  {note(task)}"
     return f"{attempt}  {render.progress_text(task)}"
+
+
+def note(task: Task) -> str:
+    """What a bar does not show: waiting, nothing reported yet, or the progress message."""
+    if task.state is TaskState.QUEUED:
+        return "waiting for a worker"
+    if task.progress_message:
+        return one_line(task.progress_message)
+    return "no progress reported yet" if task.progress_current is None else ""
 
 
 def outcome(task: Task) -> str:

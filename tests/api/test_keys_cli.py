@@ -24,7 +24,8 @@ def test_keys_cli_creates_lists_and_revokes(db_url: str, client: FlaskClient) ->
     assert client.get("/v1/queues", headers=bearer(token)).status_code == 200
     assert client.post("/v1/tasks", json={"task": "t"}, headers=bearer(token)).status_code == 403
     listed = taskrow("keys", "list")
-    assert key_id in listed.stdout and "scopes=read" in listed.stdout
+    [row] = [line.split() for line in listed.stdout.splitlines() if line.startswith(key_id)]
+    assert row[:5] == [key_id, "acme", "read", "*", "ci"]
     assert token.split("_", 2)[2] not in listed.stdout
     assert taskrow("keys", "revoke", key_id).exit_code == 0
     assert client.get("/v1/queues", headers=bearer(token)).status_code == 401

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import pty
+import re
 import subprocess
 import sys
 import threading
@@ -81,6 +83,69 @@ class Watch:
         return Result(self.process.returncode, "\n".join(self.lines), stderr)
 
 
+#: An escape sequence: a colour or style (SGR), a cursor move, erasing a line, ...
+ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+#: A colour (foreground or background, 16, 256 or true colours) in an SGR sequence.
+COLOUR = re.compile(r"\x1b\[(?:[0-9]+;)*(?:3[0-9]|4[0-9]|9[0-7]|10[0-7])(?:;[0-9]+)*m")
+#: What rich needs to believe it draws on a colour terminal (TERM=dumb would turn colours off).
+TERMINAL_ENV = {"TERM": "xterm-256color", "COLUMNS": "160", "LINES": "40"}
+
+
+def plain(output: str) -> str:
+    """``output`` without escape sequences or carriage returns."""
+    return ESCAPE.sub("", output).replace("\r", "")
+
+
+class Terminal:
+    """A ``taskrow`` command whose stdout and stderr are a pseudo-terminal, read as it writes."""
+
+    def __init__(self, args: Sequence[str], env: dict[str, str]) -> None:
+        leader, follower = pty.openpty()
+        self.leader = leader
+        try:
+            self.process = subprocess.Popen(
+                [str(TASKROW), *args], env=env, stdout=follower, stderr=follower
+            )
+        finally:
+            os.close(follower)
+        self.chunks: list[bytes] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        """Until the other side closes (EIO on Linux)."""
+        while True:
+            try:
+                chunk = os.read(self.leader, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            self.chunks.append(chunk)
+
+    @property
+    def output(self) -> str:
+        return b"".join(self.chunks).decode(errors="replace")
+
+    def wait_for_text(self, pattern: str) -> re.Match[str]:
+        """The first match of the regular expression in the output without escape sequences."""
+        return wait_for(
+            lambda: re.search(pattern, plain(self.output)),
+            timeout=TIMEOUT,
+            what=f"the terminal to show {pattern!r}",
+        )
+
+    def finish(self) -> tuple[int, str]:
+        """The exit code and everything written."""
+        try:
+            code = self.process.wait(timeout=TIMEOUT)
+        finally:
+            self.process.kill()
+        self.reader.join(TIMEOUT)
+        os.close(self.leader)
+        return code, self.output
+
+
 @dataclasses.dataclass(frozen=True)
 class Cli:
     env: dict[str, str]
@@ -113,6 +178,12 @@ class Cli:
 
     def watch(self, *args: Arg) -> Watch:
         return Watch(self.start("watch", *args))
+
+    def terminal(self, *args: str, **env: str) -> Terminal:
+        """``taskrow ARGS`` on a pseudo-terminal, with ``env`` added to the environment."""
+        running = Terminal(args, {**self.env, **TERMINAL_ENV, **env})
+        self.started.append(running.process)  # killed at teardown should the test fail
+        return running
 
 
 def collect(processes: Sequence[subprocess.Popen[str]]) -> list[Result]:

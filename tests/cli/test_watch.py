@@ -4,15 +4,12 @@ with a code that tells how the task ended."""
 from __future__ import annotations
 
 import json
-import os
-import pty
 import signal
-import subprocess
 
 import queue_core
-from queue_core import TaskState
+from queue_core import Task, TaskState
 
-from .conftest import TASKROW, TIMEOUT, Cli, Seeder
+from .conftest import Cli, Seeder, plain
 
 
 def test_watch_shows_stored_progress_and_exits_0_on_success(cli: Cli, seed: Seeder) -> None:
@@ -65,32 +62,27 @@ def test_watch_exit_codes_dead_cancelled_timeout_interrupted(cli: Cli, seed: See
     assert seed.get(waiting).state is TaskState.QUEUED, "watching never changes the task"
 
 
-def test_colours_and_redrawing_only_on_a_terminal(cli: Cli, seed: Seeder) -> None:
-    done = seed.succeeded("t")
-    leader, follower = pty.openpty()
-    try:
-        process = subprocess.Popen(
-            [str(TASKROW), "watch", str(done.id)], env=cli.env, stdout=follower, stderr=follower
-        )
-        cli.started.append(process)  # killed at teardown should anything below fail
-        os.close(follower)
-        output = read_all(leader)
-        assert process.wait(timeout=TIMEOUT) == 0
-    finally:
-        os.close(leader)
-    assert "\r\x1b[2K" in output, "the progress line is redrawn in place"
-    assert "\x1b[32msucceeded" in output, "the state is coloured"
+def test_on_a_terminal_a_live_bar_with_rate_and_time_left(cli: Cli, seed: Seeder) -> None:
+    task = seed.queued(queue="t")
+    terminal = cli.terminal("watch", str(task.id), "--interval", "0.05")
+    terminal.wait_for_text(r"queued\s+attempt 0/3 .*waiting for a worker")
+    claimed = seed.claim("t")
+    report(seed, claimed, 1, "copying")
+    terminal.wait_for_text(r"running\s+attempt 1/3 .* 1/10 .*copying")
+    report(seed, claimed, 4, "still copying")
+    found = terminal.wait_for_text(r"━+\s+40%\s+4/10\s+(\d[\d,.]*)/s\s+(\d+):(\d\d):(\d\d)")
+    rate, hours, minutes, seconds = found.groups()
+    assert float(rate.replace(",", "")) > 0
+    assert int(hours) * 3600 + int(minutes) * 60 + int(seconds) > 0, "six units are left"
+    with seed.engine.begin() as conn:
+        queue_core.complete(conn, claimed.lease, {"copied": 10})
+    code, output = terminal.finish()
+    assert code == 0, output
+    assert "\x1b[?25l" in output and "\r\x1b[2K" in output, "the bar is redrawn in place"
+    assert "\x1b[36mrunning" in output and "\x1b[32msucceeded" in output, "states are coloured"
+    assert plain(output).splitlines()[-1] == 'succeeded  result: {"copied": 10}'
 
 
-def read_all(fd: int) -> str:
-    """Everything written to a pty until the other side closes (EIO on Linux)."""
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    return b"".join(chunks).decode()
+def report(seed: Seeder, claimed: Task, current: int, message: str) -> None:
+    with seed.engine.begin() as conn:
+        queue_core.progress(conn, claimed.lease, current, 10, message)
