@@ -26,6 +26,7 @@ from .aio import (
     aenqueue_many,
     aget,
     aprogress,
+    atransaction,
     create_async_engine,
 )
 from .db import (
@@ -154,6 +155,7 @@ __all__ = [
     "aget",
     "announce_worker",
     "aprogress",
+    "atransaction",
     "authenticate",
     "cancel",
     "check_pooler",
