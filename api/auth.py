@@ -14,18 +14,21 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Iterable
 
 from flask import g, request
 from sqlalchemy.engine import Connection
 
 import queue_core
+from queue_core.keys import SCOPES
 
 from .problems import Problem
 from .state import state, transaction
 
 logger = logging.getLogger(__name__)
 
-ALL_SCOPES = frozenset(queue_core.SCOPES)
+#: What a tenant's key may hold (queue_core's list): all of it when auth is off.
+ALL_SCOPES = frozenset(SCOPES)
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="taskrow"'}
 
 
@@ -37,6 +40,18 @@ class Principal:
     scopes: frozenset[str]
     queues: frozenset[str] | None
     key_id: str | None
+
+    @classmethod
+    def of(
+        cls,
+        tenant: str,
+        scopes: Iterable[str] = ALL_SCOPES,
+        queues: Iterable[str] | None = None,
+        key_id: str | None = None,
+    ) -> Principal:
+        """The one way a principal is made: a tenant's key (:func:`caller_of`), or the caller
+        trusted with every scope and queue of the default tenant when auth is off."""
+        return cls(tenant, frozenset(scopes), None if queues is None else frozenset(queues), key_id)
 
     def may_use(self, queue: str) -> bool:
         return self.queues is None or queue in self.queues
@@ -100,7 +115,7 @@ def revoked() -> Problem:
 def _authenticate(conn: Connection | None, remembered: bool) -> Principal | Operator:
     settings = state().settings
     if not settings.auth_enabled:
-        return Principal(settings.default_tenant, ALL_SCOPES, None, None)
+        return Principal.of(settings.default_tenant)
     token = _bearer_token()
     if remembered and isinstance(known := state().verified_keys.get(token), Principal | Operator):
         return known
@@ -122,8 +137,7 @@ def caller_of(key: queue_core.ApiKey) -> Principal | Operator:
     """A stored key as the caller it makes."""
     if key.tenant is None:
         return Operator(key.id)
-    queues = None if key.queues is None else frozenset(key.queues)
-    return Principal(key.tenant, frozenset(key.scopes), queues, key.id)
+    return Principal.of(key.tenant, key.scopes, key.queues, key.id)
 
 
 def _bearer_token() -> str:

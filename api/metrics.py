@@ -73,7 +73,7 @@ class QueueCollector(Collector):
         self._schema = schema
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        with queue_core.translate_errors(), self._engine.connect() as conn:
+        with queue_core.connection(self._engine) as conn:
             stats = queue_core.stats(conn, schema=self._schema)
             consumers = queue_core.queue_consumers(conn, schema=self._schema)
         tasks = GaugeMetricFamily(

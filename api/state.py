@@ -49,9 +49,8 @@ def transaction() -> Iterator[Connection]:
     database or a commit whose outcome is unknown surfaces as ``DatabaseUnavailable`` (503),
     within the pool and connect timeouts.
     """
-    with queue_core.translate_errors(), state().engine.connect() as conn:
+    with queue_core.transaction(state().engine) as conn:
         yield conn
-        conn.commit()
 
 
 @contextlib.contextmanager
@@ -59,5 +58,5 @@ def autocommit() -> Iterator[Connection]:
     """A pooled connection on which each statement commits by itself, as translated as
     :func:`transaction`'s. For a route whose one write is one statement: no BEGIN and COMMIT
     round trips around it."""
-    with queue_core.translate_errors(), state().autocommit_engine.connect() as conn:
+    with queue_core.connection(state().autocommit_engine) as conn:
         yield conn

@@ -3,7 +3,9 @@
 Functions take the caller's SQLAlchemy ``Connection`` (or ORM ``Session``) and never commit:
 the caller owns the transaction, so a task can be enqueued atomically with the caller's own
 writes. The ``a``-prefixed twins (``aenqueue``, ``aget``, ...) do the same on an async
-connection (:mod:`queue_core.aio`). See :mod:`queue_core.errors` for the error tree.
+connection (:mod:`queue_core.aio`). A caller without a transaction of its own takes one with
+``with queue_core.transaction(engine) as conn:`` (committed at the end; driver errors, the
+commit's included, translated). See :mod:`queue_core.errors` for the error tree.
 """
 
 from .admin import (
@@ -24,15 +26,18 @@ from .aio import (
     aenqueue_many,
     aget,
     aprogress,
+    atransaction,
     create_async_engine,
 )
 from .db import (
     POOLERS,
     Executor,
     Pooler,
+    connection,
     create_engine,
     engine_url,
     pooler_of,
+    transaction,
     translate_errors,
 )
 from .enqueue import (
@@ -165,6 +170,7 @@ __all__ = [
     "aget",
     "announce_worker",
     "aprogress",
+    "atransaction",
     "authenticate",
     "cancel",
     "check_pooler",
@@ -172,6 +178,7 @@ __all__ = [
     "clear_tenant_limit",
     "complete",
     "complete_many",
+    "connection",
     "create_async_engine",
     "create_engine",
     "create_key",
@@ -207,6 +214,7 @@ __all__ = [
     "schema_name",
     "set_tenant_limit",
     "stats",
+    "transaction",
     "transaction_pooler_seen",
     "translate_errors",
 ]

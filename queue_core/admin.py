@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy.engine import Engine
 
 from . import sql, validation
-from .db import Executor, run, translate_errors
+from .db import Executor, run, transaction
 from .errors import InvalidTaskError, InvalidTransition, TaskNotFound
 from .models import QueueStats, Task, TaskState
 from .schema import DEFAULT_SCHEMA, notify_channel
@@ -157,7 +157,7 @@ def prune_all(
     """Prune in bounded batches, one short transaction each, until nothing is due."""
     total = 0
     while True:
-        with translate_errors(), engine.begin() as conn:
+        with transaction(engine) as conn:
             deleted = prune(conn, older_than=older_than, batch_size=batch_size, schema=schema)
         total += deleted
         if deleted < batch_size:

@@ -9,8 +9,9 @@ executor is psycopg's ``AsyncConnection`` or SQLAlchemy's ``AsyncConnection`` /
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -150,6 +151,16 @@ async def adrive(executor: AsyncExecutor, steps: Steps[T]) -> T:
     except StopIteration as done:
         result: T = done.value
         return result
+
+
+@contextlib.asynccontextmanager
+async def atransaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """:func:`queue_core.transaction` for an async engine: a connection in one transaction,
+    committed when the block ends (rolled back if it raises), connecting, every statement and
+    the commit translated into queue_core's errors."""
+    with translate_errors():
+        async with engine.begin() as conn:
+            yield conn
 
 
 async def arun_direct(

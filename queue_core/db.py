@@ -183,6 +183,28 @@ def translate_errors() -> Iterator[None]:
         raise DatabaseError(_describe(exc)) from exc
 
 
+@contextlib.contextmanager
+def transaction(engine: Engine) -> Iterator[Connection]:
+    """A connection of ``engine`` in one transaction, committed when the block ends (rolled
+    back if it raises).
+
+    Connecting, every statement and the commit are translated (:func:`translate_errors`): a
+    dead database, or a commit whose outcome is unknown, surfaces as
+    :class:`DatabaseUnavailable` within the engine's pool and connect timeouts.
+    """
+    with translate_errors(), engine.begin() as conn:
+        yield conn
+
+
+@contextlib.contextmanager
+def connection(engine: Engine) -> Iterator[Connection]:
+    """A connection of ``engine``, translated as :func:`transaction`'s, that commits nothing:
+    for reads (the transaction they begin is rolled back when the block ends), or on an engine
+    in autocommit mode, where each statement commits by itself."""
+    with translate_errors(), engine.connect() as conn:
+        yield conn
+
+
 #: What a statement meets when the tables are missing or older than the code: not an outage.
 _MISSING_SCHEMA = (
     psycopg.errors.UndefinedTable,

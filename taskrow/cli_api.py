@@ -334,9 +334,8 @@ def _connection() -> Iterator[Connection]:
         raise click.UsageError("no database: set TASKROW_DATABASE_URL (or DATABASE_URL)")
     engine = queue_core.create_engine(url, pool_size=1, pooler=_settings().pooler)
     try:
-        with queue_core.translate_errors(), engine.connect() as conn:
+        with queue_core.transaction(engine) as conn:
             yield conn
-            conn.commit()
     except queue_core.TaskrowError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:

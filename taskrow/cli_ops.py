@@ -21,7 +21,7 @@ from queue_core import Task, TaskState
 from .ops import records, render
 from .ops import watch as watching
 from .ops.params import Cursor, Duration, JsonObject, Timestamp, cursor_after
-from .ops.runtime import OneLineUsageError, OpsCommand, open_engine, reading, settings, transaction
+from .ops.runtime import OneLineUsageError, OpsCommand, open_engine, settings
 
 commands: list[click.Command] = []
 
@@ -85,7 +85,7 @@ def enqueue(
     if delay is not None and run_at is not None:
         raise OneLineUsageError("give --delay or --run-at, not both", ctx)
     config = settings()
-    with open_engine(config) as engine, transaction(engine) as conn:
+    with open_engine(config) as engine, queue_core.transaction(engine) as conn:
         created = queue_core.enqueue(
             conn,
             task,
@@ -109,7 +109,7 @@ def enqueue(
 def status(task_id: str, as_json: bool) -> None:
     """Show one task: state, attempt, progress, times, args, error and result."""
     config = settings()
-    with open_engine(config) as engine, reading(engine) as conn:
+    with open_engine(config) as engine, queue_core.connection(engine) as conn:
         task = queue_core.get(conn, task_id, schema=config.schema)
     emit(as_json, records.task_record(task), render.task_details(task))
 
@@ -171,7 +171,7 @@ def list_tasks(
     A full page ends with the cursor of the next one (`next_cursor` with --json).
     """
     config = settings()
-    with open_engine(config) as engine, reading(engine) as conn:
+    with open_engine(config) as engine, queue_core.connection(engine) as conn:
         tasks = queue_core.list_tasks(
             conn, queue=queue, state=state, before=before, limit=limit, schema=config.schema
         )
@@ -205,7 +205,7 @@ def stats(as_json: bool) -> None:
     consuming the queue; a queue with queued tasks and none is flagged with a warning.
     """
     config = settings()
-    with open_engine(config) as engine, reading(engine) as conn:
+    with open_engine(config) as engine, queue_core.connection(engine) as conn:
         entries = sorted(queue_core.stats(conn, schema=config.schema), key=lambda e: e.queue)
         workers = queue_core.queue_consumers(conn, schema=config.schema)
     text: RenderableType = render.stats_table(entries, workers) if entries else "no tasks"
@@ -223,7 +223,7 @@ def cancel(task_id: str, as_json: bool) -> None:
     A finished task cannot be cancelled (an error, exit 1).
     """
     config = settings()
-    with open_engine(config) as engine, transaction(engine) as conn:
+    with open_engine(config) as engine, queue_core.transaction(engine) as conn:
         task = queue_core.cancel(conn, task_id, schema=config.schema)
     if task.state is TaskState.CANCELLED:
         text = f"cancelled {task.id}"
@@ -254,13 +254,13 @@ def retry(ctx: click.Context, task_id: str | None, queue: str | None, as_json: b
 
 
 def retry_one(task_id: str, schema: str, as_json: bool) -> None:
-    with open_engine(settings()) as engine, transaction(engine) as conn:
+    with open_engine(settings()) as engine, queue_core.transaction(engine) as conn:
         task = queue_core.retry(conn, task_id, schema=schema)
     emit(as_json, records.task_record(task), f"retried {task.id}: {task.state.value}")
 
 
 def retry_queue(queue: str, schema: str, as_json: bool) -> None:
-    with open_engine(settings()) as engine, transaction(engine) as conn:
+    with open_engine(settings()) as engine, queue_core.transaction(engine) as conn:
         count = queue_core.retry_queue(conn, queue, schema=schema)
     text = f"retried {count} dead task{plural(count)} in queue {queue}"
     emit(as_json, {"queue": queue, "retried": count}, text)

@@ -246,12 +246,10 @@ class AsyncPool:
         if job.flags.lease_lost.is_set():
             return False
         try:
-            async with self._progress_slots:
-                with queue_core.translate_errors():
-                    async with self._engine.begin() as conn:
-                        return await queue_core.aprogress(
-                            conn, job.lease, current, total, message, schema=self._schema
-                        )
+            async with self._progress_slots, queue_core.atransaction(self._engine) as conn:
+                return await queue_core.aprogress(
+                    conn, job.lease, current, total, message, schema=self._schema
+                )
         except LeaseLost:
             job.flags.lease_lost.set()
         except DatabaseError as exc:

@@ -31,7 +31,7 @@ class Announcer:
         now = time.monotonic()
         if now < self._next:
             return
-        with queue_core.translate_errors(), engine.begin() as conn:
+        with queue_core.transaction(engine) as conn:
             queue_core.announce_worker(
                 conn,
                 self._config.worker_id,
@@ -44,7 +44,7 @@ class Announcer:
     def retire(self, engine: Engine) -> None:
         """Delete the row at a clean stop (best effort: a stale row stops counting anyway)."""
         try:
-            with queue_core.translate_errors(), engine.begin() as conn:
+            with queue_core.transaction(engine) as conn:
                 queue_core.retire_worker(conn, self._config.worker_id, schema=self._config.schema)
         except DatabaseError as exc:
             worker_id = self._config.worker_id

@@ -245,7 +245,7 @@ class Worker:
         if since is None or now < self._next_orphan_check:
             return
         held = [*self._inflight, *(job.lease for job, _ in self._pending)]
-        with queue_core.translate_errors(), self.engine.begin() as conn:
+        with queue_core.transaction(self.engine) as conn:
             orphans = queue_core.adopt(
                 conn,
                 held,
@@ -319,7 +319,7 @@ class Worker:
         ]
         if not jobs:
             return
-        with queue_core.translate_errors(), self.engine.begin() as conn:
+        with queue_core.transaction(self.engine) as conn:
             beat = queue_core.heartbeat(
                 conn,
                 [job.lease for job in jobs],
@@ -444,7 +444,7 @@ class Worker:
             return
         # A handler that started keeps its charged attempt (it may be what hangs); one that
         # never started is handed back free.
-        with queue_core.translate_errors(), self.engine.begin() as conn:
+        with queue_core.transaction(self.engine) as conn:
             released = set()
             for refund in (True, False):
                 leases = [job.lease for job in jobs if job.began is not refund]

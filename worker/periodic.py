@@ -55,7 +55,7 @@ class Scheduler:
             (spec, slot) for spec in self._registry.periodic_specs for slot in self._due(spec, now)
         ]
         if due:
-            with queue_core.translate_errors(), engine.begin() as conn:
+            with queue_core.transaction(engine) as conn:
                 for spec, slot in due:
                     self._enqueue(conn, spec, slot)
             self._last.update((_key(spec), slot) for spec, slot in due)
@@ -99,7 +99,7 @@ class Scheduler:
     def _now(self, engine: Engine) -> datetime:
         if self._clock is not None:
             return self._clock().astimezone(UTC)
-        with queue_core.translate_errors(), engine.connect() as conn:
+        with queue_core.connection(engine) as conn:
             return queue_core.database_now(conn, schema=self._schema).astimezone(UTC)
 
     def _until_next(self, now: datetime) -> float:

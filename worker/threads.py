@@ -100,7 +100,7 @@ class ProgressWriter:
         if self._job.flags.lease_lost.is_set():
             return False
         try:
-            with queue_core.translate_errors(), self._engine.begin() as conn:
+            with queue_core.transaction(self._engine) as conn:
                 return queue_core.progress(
                     conn, self._job.lease, current, total, message, schema=self._schema
                 )

@@ -12,7 +12,7 @@ from flask import request
 from werkzeug.wrappers import Response
 
 import queue_core
-from queue_core import Task, TaskState, dashboard_queries
+from queue_core import Task, TaskState, dashboard_queries, records
 
 from ..auth import Principal
 from ..state import transaction
@@ -64,7 +64,7 @@ def tasks() -> Response:
             limit=PAGE_SIZE,
             schema=guard.settings().schema,
         )
-    older = _cursor(found[-1]) if len(found) == PAGE_SIZE else None
+    older = records.encode_cursor(found[-1]) if len(found) == PAGE_SIZE else None
     return page(
         "tasks.html",
         principal=principal,
@@ -129,16 +129,12 @@ def _queue_param(principal: Principal) -> str | None:
     return queue
 
 
-def _cursor(last: Task) -> str:
-    return f"{last.created_at.isoformat()}~{last.id}"
-
-
 def _before_param() -> tuple[datetime, uuid.UUID] | None:
+    """Where the previous page ended: queue_core's cursor, the API's and the CLI's format."""
     raw = request.args.get("before")
     if not raw:
         return None
-    created, _, task_id = raw.partition("~")
     try:
-        return datetime.fromisoformat(created), uuid.UUID(task_id)
-    except ValueError as exc:
+        return records.decode_cursor(raw)
+    except queue_core.InvalidTaskError as exc:
         raise DashboardError(400, "Bad page link", "Go back to the first page.") from exc

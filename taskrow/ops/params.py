@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 import uuid
@@ -12,7 +10,7 @@ from typing import Any
 
 import click
 
-from queue_core import Task
+from queue_core import InvalidTaskError, records
 
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
@@ -89,8 +87,8 @@ class JsonObject(click.ParamType[dict[str, Any], Any]):
 
 
 class Cursor(click.ParamType[tuple[datetime, uuid.UUID], Any]):
-    """The page cursor printed by ``taskrow ls`` (the same format as the HTTP API's
-    ``next_cursor``, so either works here): where the previous page ended."""
+    """The page cursor printed by ``taskrow ls`` (queue_core's one format, the HTTP API's
+    ``next_cursor`` too, so either works here): where the previous page ended."""
 
     name = "cursor"
 
@@ -98,17 +96,10 @@ class Cursor(click.ParamType[tuple[datetime, uuid.UUID], Any]):
         if isinstance(value, tuple):
             return value
         try:
-            padded = str(value) + "=" * (-len(str(value)) % 4)
-            created, task_id = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-            at = datetime.fromisoformat(created)
-            if at.tzinfo is None:
-                raise ValueError("naive time")
-            return at, uuid.UUID(task_id)
-        except (ValueError, TypeError, AttributeError, RecursionError, binascii.Error):
+            return records.decode_cursor(str(value))
+        except InvalidTaskError:
             self.fail(f"{value!r} is not a cursor printed by `taskrow ls`", param, ctx)
 
 
-def cursor_after(task: Task) -> str:
-    """The cursor for the page that follows ``task`` (the last one shown)."""
-    raw = json.dumps([task.created_at.isoformat(), str(task.id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+#: The cursor for the page that follows a task (the last one shown).
+cursor_after = records.encode_cursor

@@ -8,7 +8,7 @@ from typing import IO, Any
 
 import click
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 import queue_core
 
@@ -102,16 +102,6 @@ def open_engine(config: Settings) -> Iterator[Engine]:
         engine.dispose()
 
 
-@contextlib.contextmanager
-def transaction(engine: Engine) -> Iterator[Connection]:
-    """One short transaction, committed on success; driver errors (connect and commit included)
-    become queue_core errors."""
-    with queue_core.translate_errors(), engine.begin() as conn:
-        yield conn
-
-
-@contextlib.contextmanager
-def reading(engine: Engine) -> Iterator[Connection]:
-    """A connection for reads only; nothing is committed."""
-    with queue_core.translate_errors(), engine.connect() as conn:
-        yield conn
+#: A connection for reads only (nothing is committed), its driver errors translated into
+#: queue_core's: :func:`queue_core.connection`.
+reading = queue_core.connection

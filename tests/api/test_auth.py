@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 import queue_core
+from api import auth
 
 from . import openapi_check
 from .conftest import MakeKey, bearer, count_tasks
@@ -177,6 +178,19 @@ def test_auth_off_is_explicit_and_logged(make_app, caplog: pytest.LogCaptureFixt
     assert any("api.auth_disabled" in r.getMessage() for r in caplog.records)
     response = app.test_client().post("/v1/tasks", json={"task": "t"})
     assert response.status_code == 202
+
+
+def test_a_key_and_auth_off_make_their_principals_one_way(engine: Engine) -> None:
+    with engine.begin() as conn:
+        limited = queue_core.create_key(conn, tenant="acme", scopes=["read"], queues=["mail"])
+        everything = queue_core.create_key(conn, tenant="acme")
+        operator = queue_core.create_operator_key(conn)
+    assert auth.caller_of(limited.key) == auth.Principal(
+        "acme", frozenset({"read"}), frozenset({"mail"}), limited.key.id
+    )
+    assert auth.caller_of(everything.key) == auth.Principal.of("acme", key_id=everything.key.id)
+    assert auth.Principal.of("acme").scopes == {"enqueue", "read", "manage"}  # what auth off gets
+    assert auth.caller_of(operator.key) == auth.Operator(operator.key.id)
 
 
 def test_a_limited_key_sending_a_queue_that_is_no_name_gets_422(

@@ -3,6 +3,7 @@ Postgres."""
 
 from __future__ import annotations
 
+import base64
 import uuid
 from types import SimpleNamespace
 
@@ -55,6 +56,11 @@ def test_enqueue_accepted_is_202_with_links_and_a_committed_row(
         "self": f"/v1/tasks/{task_id}",
         "result": f"/v1/tasks/{task_id}/result",
     }
+    assert list(record) == [  # served in this order (sort_keys is off); result once succeeded
+        "id", "task", "queue", "state", "attempt", "max_attempts", "priority", "run_at",
+        "timeout_seconds", "cancel_requested", "progress", "created_at", "started_at",
+        "finished_at", "error", "errors", "links",
+    ]  # fmt: skip
     with engine.connect() as conn:  # the answer came after the commit: another connection sees it
         stored = queue_core.get(conn, task_id)
     assert stored.args == {"to": "a@example.com"} and stored.queue == "mail"
@@ -223,8 +229,13 @@ def test_list_filters_and_pages_with_an_opaque_cursor(client: FlaskClient, key: 
     queued = client.get("/v1/tasks?state=queued", headers=bearer(key)).get_json()
     assert len(queued["tasks"]) == 6
     assert client.get("/v1/tasks?state=running", headers=bearer(key)).get_json()["tasks"] == []
-    bad = client.get("/v1/tasks?cursor=not-a-cursor", headers=bearer(key))
-    assert bad.status_code == 422 and bad.get_json()["errors"][0]["field"] == "cursor"
+    pair_with_a_number = base64.urlsafe_b64encode(b'["2026-12-01T09:00:00+00:00", 5]').decode()
+    for cursor in ("not-a-cursor", pair_with_a_number):
+        bad = client.get("/v1/tasks", query_string={"cursor": cursor}, headers=bearer(key))
+        assert bad.status_code == 422 and bad.get_json()["errors"][0] == {
+            "field": "cursor",
+            "detail": "is not a cursor this API handed out",
+        }
 
 
 def test_queues_show_counts_per_state_and_oldest_due_age(client: FlaskClient, key: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
-from queue_core import TaskState
+from queue_core import TaskState, records
 
 from .conftest import Cli, Seeder
 
@@ -62,7 +62,13 @@ def test_enqueue_prints_the_id_or_the_status_record(cli: Cli, seed: Seeder) -> N
 def test_status_shows_state_progress_error_and_result(cli: Cli, seed: Seeder) -> None:
     dead = seed.dead("a")
     done = seed.succeeded("b")
-    human, as_json = cli.run_all([["status", str(dead.id)], ["status", str(done.id), "--json"]])
+    human, as_json, dead_json = cli.run_all(
+        [
+            ["status", str(dead.id)],
+            ["status", str(done.id), "--json"],
+            ["status", str(dead.id), "--json"],
+        ]
+    )
     fields = dict(line.split(None, 1) for line in human.ok().splitlines())
     assert fields["id"] == str(dead.id)
     assert (fields["state"], fields["attempt"]) == ("dead", "1 of 1")
@@ -75,6 +81,15 @@ def test_status_shows_state_progress_error_and_result(cli: Cli, seed: Seeder) ->
     )
     assert (record["attempt"], record["error"]) == (1, None)
     assert record["finished_at"] is not None
+    # the HTTP API's status record without its links, and what an operator sees besides
+    operator = {"args", "idempotency_key", "tenant", "worker_id"}
+    assert record == {
+        **records.status_record(done),
+        **{name: getattr(done, name) for name in operator},
+    }
+    unfinished = json.loads(dead_json.ok())
+    assert unfinished["result"] is None and "links" not in unfinished  # every key, always
+    assert unfinished["error"] == {"type": "ValueError", "message": "boom"}
 
 
 def test_ls_filters_and_pages_newest_first(cli: Cli, seed: Seeder) -> None:

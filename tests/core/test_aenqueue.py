@@ -177,3 +177,28 @@ def test_each_async_twin_takes_the_sync_functions_parameters(sync: Any, async_: 
 
     assert inspect.iscoroutinefunction(async_)
     assert shape(async_) == shape(sync)
+
+
+def test_atransaction_commits_rolls_back_and_translates(orders: Engine, db_url: str) -> None:
+    async def body(engine: AsyncEngine) -> None:
+        async with queue_core.atransaction(engine) as conn:
+            await conn.execute(sa.text("INSERT INTO public.orders VALUES (1)"))
+            await queue_core.aenqueue(conn, "kept")
+        with pytest.raises(RuntimeError):
+            async with queue_core.atransaction(engine) as conn:
+                await conn.execute(sa.text("INSERT INTO public.orders VALUES (2)"))
+                raise RuntimeError("the caller's own failure")
+        with pytest.raises(DatabaseError, match="duplicate key"):
+            async with queue_core.atransaction(engine) as conn:
+                await conn.execute(sa.text("INSERT INTO public.orders VALUES (1)"))
+
+    run(db_url, body)
+    assert order_count(orders) == 1 and count_tasks(orders, "task = 'kept'") == 1
+    nowhere = "postgresql://nobody@127.0.0.1:1/none"
+
+    async def unreachable(engine: AsyncEngine) -> None:
+        with pytest.raises(queue_core.DatabaseUnavailable):
+            async with queue_core.atransaction(engine):
+                pytest.fail("connected to nothing")
+
+    run(nowhere, unreachable)

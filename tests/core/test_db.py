@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+
 import pytest
 import sqlalchemy as sa
 
@@ -10,7 +13,7 @@ from queue_core import DatabaseUnavailable, db
 
 
 def backend_pid(engine: sa.Engine) -> int:
-    with queue_core.translate_errors(), engine.connect() as conn:
+    with queue_core.connection(engine) as conn:
         return int(conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one())
 
 
@@ -74,3 +77,62 @@ def test_another_driver_is_refused_with_a_typed_error() -> None:
     other = sa.create_engine("sqlite://")
     with other.connect() as conn, pytest.raises(queue_core.DatabaseError, match="psycopg"):
         queue_core.enqueue(conn, "t")
+
+
+Helper = Callable[[sa.Engine], AbstractContextManager[sa.Connection]]
+
+
+def _count(engine: sa.Engine, task: str) -> int:
+    with engine.connect() as conn:
+        found = conn.execute(
+            sa.text("SELECT count(*) FROM taskrow.tasks WHERE task = :t"), {"t": task}
+        )
+        return int(found.scalar_one())
+
+
+def test_transaction_commits_at_the_end_and_rolls_back_on_an_exception(engine: sa.Engine) -> None:
+    with queue_core.transaction(engine) as conn:
+        queue_core.enqueue(conn, "kept", schema="taskrow")
+        assert conn.in_transaction()
+    assert _count(engine, "kept") == 1
+    with pytest.raises(RuntimeError), queue_core.transaction(engine) as conn:
+        queue_core.enqueue(conn, "undone", schema="taskrow")
+        raise RuntimeError("the caller's own failure")  # not a driver error: untouched
+    assert _count(engine, "undone") == 0
+
+
+def test_connection_commits_nothing_unless_its_engine_autocommits(engine: sa.Engine) -> None:
+    with queue_core.connection(engine) as conn:
+        queue_core.enqueue(conn, "read-only", schema="taskrow")
+    assert _count(engine, "read-only") == 0
+    autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+    with queue_core.connection(autocommit) as conn:
+        queue_core.enqueue(conn, "autocommitted", schema="taskrow")
+    assert _count(engine, "autocommitted") == 1
+
+
+@pytest.mark.parametrize("helper", [queue_core.transaction, queue_core.connection])
+def test_both_translate_driver_errors_in_the_block(engine: sa.Engine, helper: Helper) -> None:
+    division = pytest.raises(queue_core.DatabaseError, match="division by zero")
+    with division as refused, helper(engine) as conn:
+        conn.execute(sa.text("SELECT 1 / 0"))
+    assert not isinstance(refused.value, DatabaseUnavailable)
+    assert isinstance(refused.value.__cause__, sa.exc.DBAPIError)
+
+
+@pytest.mark.parametrize("helper", [queue_core.transaction, queue_core.connection])
+def test_both_report_a_database_that_cannot_be_reached(helper: Helper) -> None:
+    nowhere = queue_core.create_engine("postgresql://nobody@127.0.0.1:1/none", connect_timeout=1)
+    try:
+        with pytest.raises(DatabaseUnavailable), helper(nowhere):
+            pytest.fail("connected to nothing")
+    finally:
+        nowhere.dispose()
+
+
+def test_a_commit_that_loses_its_connection_is_unavailable(db_url: str, engine: sa.Engine) -> None:
+    """The commit is translated too: its outcome is unknown, which DatabaseUnavailable says."""
+    with pytest.raises(DatabaseUnavailable), queue_core.transaction(engine) as conn:
+        queue_core.enqueue(conn, "lost", schema="taskrow")
+        kill_backend(db_url, conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one())
+    assert _count(engine, "lost") == 0

@@ -43,7 +43,7 @@ def served_by(url: str) -> tuple[int, int]:
     """(server port, task count) as seen through an engine on ``url``, after one enqueue."""
     engine = queue_core.create_engine(url, pool_size=1)
     try:
-        with queue_core.translate_errors(), engine.begin() as conn:
+        with queue_core.transaction(engine) as conn:
             queue_core.enqueue(conn, "multihost")
             port = conn.execute(sa.text("SELECT current_setting('port')::int")).scalar_one()
             count = conn.execute(sa.text("SELECT count(*) FROM taskrow.tasks")).scalar_one()

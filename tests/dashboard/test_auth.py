@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import html
+import json
 import re
 from collections.abc import Callable
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from flask import Flask
@@ -13,6 +16,7 @@ from sqlalchemy.engine import Engine
 
 import api
 import queue_core
+from queue_core import records
 
 from .conftest import SECRET, MakeKey
 from .helpers import csrf_token, dead_task, queued_task, state_of
@@ -194,7 +198,17 @@ def test_task_lists_page_newest_first(app: Flask, manage_key: str, engine: Engin
     assert first.count("data-task-id=") == 50
     older = re.search(r'href="([^"]*before=[^"]*)">Older tasks', first)
     assert older is not None
-    second = client.get(html.unescape(older.group(1))).text
+    link = html.unescape(older.group(1))
+    cursor = parse_qs(urlsplit(link).query)["before"][0]
+    last_shown = re.findall(r'data-task-id="([^"]+)"', first)[-1]
+    [last] = [t for t in made if str(t.id) == last_shown]
+    assert records.decode_cursor(cursor) == (last.created_at, last.id)  # the API's own format
+    second = client.get(link).text
     shown = set(re.findall(r'data-task-id="([^"]+)"', first + second))
     assert shown == {str(t.id) for t in made}
     assert "Older tasks" not in second
+    pair = json.dumps([last.created_at.replace(tzinfo=None).isoformat(), str(last.id)])
+    naive = base64.urlsafe_b64encode(pair.encode()).decode()  # a time without its offset
+    for bad in ("not-a-cursor", f"{made[0].created_at.isoformat()}~{made[0].id}", naive):
+        refused = client.get("/dashboard/tasks", query_string={"queue": "bulk", "before": bad})
+        assert refused.status_code == 400 and "Bad page link" in refused.text

@@ -80,7 +80,7 @@ def post(server: CheckedSession, key: str, body: object, **headers: str) -> requ
 
 
 def make_key(engine: Engine, **options: object) -> str:
-    with queue_core.translate_errors(), engine.begin() as conn:
+    with queue_core.transaction(engine) as conn:
         return queue_core.create_key(conn, **options).token  # type: ignore[arg-type]
 
 
@@ -115,10 +115,10 @@ def test_the_api_contract_and_the_dashboard_through_pgbouncer(
             assert len(answers) == 1, answers  # one task, replayed 80 times
             [(replayed, polled, _)] = answers
             assert (replayed, polled) == (202, 200)
-            with queue_core.translate_errors(), engine.begin() as conn:
+            with queue_core.transaction(engine) as conn:
                 claimed = queue_core.claim(conn, ["default"], 10, worker_id="deploy-test")
             [task] = [c for c in claimed if str(c.id) == accepted.json()["id"]]
-            with queue_core.translate_errors(), engine.begin() as conn:
+            with queue_core.transaction(engine) as conn:
                 queue_core.complete(conn, task.lease, {"ok": True})
             done = server.get(status_url, headers=bearer(key))
             assert done.status_code == 303
@@ -201,7 +201,7 @@ def test_a_worker_behind_a_transaction_pooler_listens_on_the_direct_url(
         worker.wait_log("listener.connected")
         bouncer_engine = queue_core.create_engine(url, pool_size=1, pooler="transaction")
         try:
-            with queue_core.translate_errors(), bouncer_engine.begin() as conn:
+            with queue_core.transaction(bouncer_engine) as conn:
                 queue_core.enqueue(conn, "noop", {})
         finally:
             bouncer_engine.dispose()
