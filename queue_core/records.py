@@ -52,6 +52,8 @@ def status_record(task: Task, *, links: Mapping[str, str] | None = None) -> dict
         "finished_at": timestamp(task.finished_at),
         "error": error_record(task),
         "errors": error_history(task),
+        # run_at while running, named on its own (a field added after the others)
+        "lease_expires_at": timestamp(task.run_at) if task.state is TaskState.RUNNING else None,
     }
     if links is not None:
         record["links"] = dict(links)

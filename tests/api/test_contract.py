@@ -59,7 +59,7 @@ def test_enqueue_accepted_is_202_with_links_and_a_committed_row(
     assert list(record) == [  # served in this order (sort_keys is off); result once succeeded
         "id", "task", "queue", "state", "attempt", "max_attempts", "priority", "run_at",
         "timeout_seconds", "cancel_requested", "progress", "created_at", "started_at",
-        "finished_at", "error", "errors", "links",
+        "finished_at", "error", "errors", "lease_expires_at", "links",
     ]  # fmt: skip
     with engine.connect() as conn:  # the answer came after the commit: another connection sees it
         stored = queue_core.get(conn, task_id)

@@ -21,7 +21,7 @@ RFC3339_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
 FIELDS = [
     "id", "task", "queue", "state", "attempt", "max_attempts", "priority", "run_at",
     "timeout_seconds", "cancel_requested", "progress", "created_at", "started_at",
-    "finished_at", "error", "errors",
+    "finished_at", "error", "errors", "lease_expires_at",
 ]  # fmt: skip
 
 
@@ -37,7 +37,16 @@ def test_a_queued_task_has_every_field_and_no_result(engine: Engine) -> None:
     assert record["started_at"] is None and record["finished_at"] is None
     assert record["error"] is None and record["errors"] == []
     assert record["cancel_requested"] is False
+    assert record["lease_expires_at"] is None
     json.dumps(record)  # JSON as it is
+
+
+def test_a_running_task_names_its_lease_expiry(engine: Engine) -> None:
+    enqueue(engine)
+    [running] = claim(engine)
+    record = records.status_record(get(engine, running.id))
+    assert record["state"] == "running"
+    assert record["lease_expires_at"] == records.timestamp(running.run_at) == record["run_at"]
 
 
 def test_links_come_before_the_result_once_the_task_succeeded(engine: Engine) -> None:
