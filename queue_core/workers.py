@@ -36,6 +36,10 @@ ON CONFLICT (id) DO UPDATE SET queues = excluded.queues, tasks = excluded.tasks,
 
 _RETIRE = "DELETE FROM {s}.workers WHERE id = :id"
 
+#: The fraction (0 to 1) of the cluster's NOTIFY queue in use: a listener that stops reading
+#: pins it, and once it is full every enqueue (which notifies) fails.
+_NOTIFY_QUEUE_USAGE = text("SELECT pg_notification_queue_usage() AS usage")
+
 _CONSUMERS = """
 SELECT q.name AS queue, count(*) AS n
 FROM {s}.workers AS w CROSS JOIN LATERAL unnest(w.queues) AS q(name)
@@ -86,3 +90,9 @@ def queue_consumers(executor: Executor, *, schema: str = DEFAULT_SCHEMA) -> dict
     """How many live workers consume each queue (a queue no live worker consumes is absent)."""
     rows = run(executor, _statements(schema).consumers, {"live_seconds": LIVE_SECONDS})
     return {row.queue: int(row.n) for row in rows}
+
+
+def notify_queue_usage(executor: Executor) -> float:
+    """The fraction (0 to 1) of the cluster's notification queue in use
+    (``pg_notification_queue_usage()``)."""
+    return float(run(executor, _NOTIFY_QUEUE_USAGE, {}).scalar_one())
