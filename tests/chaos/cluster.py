@@ -196,10 +196,14 @@ class Cluster:
             log.write(f"{stamp} {event.kind} for {event.end - event.at:.1f} s{held}\n")
 
     def _held(self, worker_id: str) -> frozenset[str]:
-        """Ids the database shows running under ``worker_id``: the tasks that worker held."""
+        """Ids the database shows running under a worker id that starts with ``worker_id``
+        (``host:pid:``): the tasks that worker held."""
         with self.engine.connect() as conn:
             rows = conn.execute(
-                sa.text("SELECT id FROM taskrow.tasks WHERE state = 'running' AND worker_id = :w"),
+                sa.text(
+                    "SELECT id FROM taskrow.tasks"
+                    " WHERE state = 'running' AND starts_with(worker_id, :w)"
+                ),
                 {"w": worker_id},
             )
             return frozenset(str(row.id) for row in rows)

@@ -58,5 +58,7 @@ class WorkerSlot:
 
     @property
     def worker_id(self) -> str:
+        """What the current process's worker id starts with (``host:pid:``; a random suffix
+        per start follows)."""
         assert self.process is not None
-        return f"{HOST}:{self.process.pid}"
+        return f"{HOST}:{self.process.pid}:"
