@@ -43,6 +43,7 @@ class WorkerSlot:
         self.index = index
         self.link = link
         self.args = args
+        self.env: dict[str, str] = {}  # more environment of its processes
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
         self._connections_at_start = 0
