@@ -8,6 +8,7 @@ from __future__ import annotations
 from . import scenarios
 from .checker import Report
 from .cluster import Cluster
+from .periodic_handlers import TICK
 from .scenarios import GOOD, MIXED_KINDS, POISONED, SLOW, Load
 
 
@@ -97,3 +98,18 @@ def test_mixed_faults(cluster: Cluster) -> None:
     report = scenarios.run(cluster, "mixed faults", load, scenarios.mixed)
     assert_sound(report)
     assert len(report.events) >= 3
+
+
+def test_periodic_slots_across_worker_kills(cluster: Cluster) -> None:
+    """Every worker runs a schedule due every second; workers are SIGKILLed and restarted
+    (a restarted worker enqueues the latest slot again). Each due slot must have exactly one
+    task, which succeeded after running at least once."""
+    cluster.start_api()
+    cluster.add_workers(3, app="tests.chaos.periodic_handlers")
+    load = Load(150, 16.0, SLOW, pause=0.3)
+    report = scenarios.run(
+        cluster, "periodic slots, SIGKILL workers", load, scenarios.kill_workers, periodic=TICK
+    )
+    assert_sound(report)
+    assert report.events["kill worker"] >= 3
+    assert report.slots is not None and report.slots.slots >= 10
