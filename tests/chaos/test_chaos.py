@@ -9,7 +9,7 @@ from . import scenarios
 from .checker import Report
 from .cluster import Cluster
 from .periodic_handlers import TICK
-from .scenarios import GOOD, MIXED_KINDS, POISONED, SLOW, Load
+from .scenarios import GOOD, MIXED_KINDS, POISONED, REDRIVABLE, SLOW, Load
 
 
 def assert_sound(report: Report, *, check_recovery: bool = True) -> None:
@@ -113,3 +113,26 @@ def test_periodic_slots_across_worker_kills(cluster: Cluster) -> None:
     assert_sound(report)
     assert report.events["kill worker"] >= 3
     assert report.slots is not None and report.slots.slots >= 10
+
+
+def test_cancels_and_redrives_while_workers_are_killed(cluster: Cluster) -> None:
+    """While busy workers are SIGKILLed, one of the latest tasks is cancelled every 0.25 s
+    (queued or running) and about half of the tasks found dead are re-driven: a cancelled task
+    is not lost, a re-driven one must end succeeded, a dead one left alone stays dead."""
+    cluster.start_api()
+    cluster.add_workers(3)
+    load = Load(200, 16.0, REDRIVABLE, pause=0.3)
+    report = scenarios.run(
+        cluster,
+        "cancels and re-drives, SIGKILL workers",
+        load,
+        scenarios.kill_workers,
+        cancels=True,
+        redrives=True,
+    )
+    assert_sound(report)
+    assert_mixed_kinds(report)
+    assert report.events["kill worker"] >= 3
+    assert report.cancel_requested >= 20 and report.cancelled >= 1
+    assert report.redriven >= 3
+    assert report.states.get("cancelled", 0) == report.cancelled
