@@ -136,3 +136,24 @@ def test_cancels_and_redrives_while_workers_are_killed(cluster: Cluster) -> None
     assert report.cancel_requested >= 20 and report.cancelled >= 1
     assert report.redriven >= 3
     assert report.states.get("cancelled", 0) == report.cancelled
+
+
+def test_transaction_pgbouncer_in_the_path_killed_with_the_workers(cluster: Cluster) -> None:
+    """The API and every worker reach Postgres through a real PgBouncer in transaction pooling
+    (TASKROW_POOLER=transaction: two workers poll only, one LISTENs on a direct
+    TASKROW_LISTEN_URL); faults alternate between SIGKILL of a busy worker and SIGKILL of the
+    PgBouncer itself (1 s down, started again on its port)."""
+    cluster.start_pgbouncer()
+    cluster.start_api(via_bouncer=True)
+    cluster.add_workers(2, "--poll-only", via_bouncer=True)
+    cluster.add_workers(1, via_bouncer=True, env={"TASKROW_LISTEN_URL": cluster.url})
+    load = Load(250, 18.0, MIXED_KINDS, pause=0.25)
+    report = scenarios.run(
+        cluster, "transaction PgBouncer, killed", load, scenarios.kill_workers_and_pgbouncer
+    )
+    assert_sound(report)
+    assert_mixed_kinds(report)
+    assert report.events["pgbouncer kill"] >= 2 and report.events["kill worker"] >= 2
+    wakeups = [(cluster.folder / f"worker-{i}.log").read_text() for i in range(3)]
+    assert "wakeup=poll" in wakeups[0] and "wakeup=poll" in wakeups[1]
+    assert "wakeup=listen" in wakeups[2] and "wakeup=poll" not in wakeups[2]
