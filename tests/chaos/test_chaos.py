@@ -106,7 +106,8 @@ def test_periodic_slots_across_worker_kills(cluster: Cluster) -> None:
     task, which succeeded after running at least once."""
     cluster.start_api()
     cluster.add_workers(3, app="tests.chaos.periodic_handlers")
-    load = Load(150, 16.0, SLOW, pause=0.3)
+    # More tasks than 16 s can post: the deadline, not the count, ends the load (3 kills).
+    load = Load(400, 16.0, SLOW, pause=0.3)
     report = scenarios.run(
         cluster, "periodic slots, SIGKILL workers", load, scenarios.kill_workers, periodic=TICK
     )
@@ -121,7 +122,7 @@ def test_cancels_and_redrives_while_workers_are_killed(cluster: Cluster) -> None
     is not lost, a re-driven one must end succeeded, a dead one left alone stays dead."""
     cluster.start_api()
     cluster.add_workers(3)
-    load = Load(200, 16.0, REDRIVABLE, pause=0.3)
+    load = Load(400, 17.0, REDRIVABLE, pause=0.3)  # ends by its deadline (3 kills)
     report = scenarios.run(
         cluster,
         "cancels and re-drives, SIGKILL workers",
@@ -147,7 +148,7 @@ def test_transaction_pgbouncer_in_the_path_killed_with_the_workers(cluster: Clus
     cluster.start_api(via_bouncer=True)
     cluster.add_workers(2, "--poll-only", via_bouncer=True)
     cluster.add_workers(1, via_bouncer=True, env={"TASKROW_LISTEN_URL": cluster.url})
-    load = Load(250, 18.0, MIXED_KINDS, pause=0.25)
+    load = Load(600, 22.0, MIXED_KINDS, pause=0.25)  # ends by its deadline (4 faults)
     report = scenarios.run(
         cluster, "transaction PgBouncer, killed", load, scenarios.kill_workers_and_pgbouncer
     )
