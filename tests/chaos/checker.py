@@ -218,10 +218,13 @@ def check(
     cancel_requested: frozenset[str] = frozenset(),
     redriven: frozenset[str] = frozenset(),
     slots: Slots | None = None,
+    cancel_hits: dict[str, int] | None = None,
 ) -> Report:
     """Judge every acknowledged task once the scenario has settled (``starts``: the tasks a
     handler of which started, as the one-attempt handlers note them; ``cancel_requested``: the
-    tasks a cancel was sent for, which may end cancelled; ``redriven``: the dead tasks the
+    tasks a cancel was sent for, which may end cancelled (``cancel_hits``: how many cancels
+    found their task queued, so cancelled at once, or running, so its worker was asked);
+    ``redriven``: the dead tasks the
     database re-drove, which must end succeeded; ``slots``: the verdict on a periodic
     schedule, see :func:`check_slots`)."""
     rows = _rows(engine, list(acknowledged.ids))
@@ -254,6 +257,7 @@ def check(
         never_ran_dead=verdicts.never_ran_dead,
         cancel_requested=len(cancel_requested),
         cancelled=sum(1 for t in cancel_requested if (r := rows.get(t)) and r.state == "cancelled"),
+        cancel_hits=dict(cancel_hits or {}),
         redriven=len(redriven),
         slots=slots,
     )

@@ -98,6 +98,7 @@ class Report:
     never_ran_dead: list[str] = dataclasses.field(default_factory=list)
     cancel_requested: int = 0  # tasks a cancel was sent for (they may end cancelled)
     cancelled: int = 0  # of those, how many ended cancelled
+    cancel_hits: dict[str, int] = dataclasses.field(default_factory=dict)  # queued / running
     redriven: int = 0  # dead tasks the database re-drove (they must end succeeded)
     slots: Slots | None = None
 
@@ -139,7 +140,8 @@ class Report:
             ("final states", _counts(self.states), f"{self.poison} poison must be dead"),
             (
                 "cancels sent",
-                f"{self.cancel_requested} ({self.cancelled} ended cancelled)",
+                f"{self.cancel_requested} ({self.cancelled} ended cancelled; "
+                f"hit {_counts(self.cancel_hits) or 'none'})",
                 "those tasks may end cancelled",
             ),
             ("re-drives of dead tasks", str(self.redriven), "those tasks must end succeeded"),

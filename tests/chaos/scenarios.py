@@ -77,14 +77,20 @@ Faults = Callable[[Cluster], None]
 
 class Canceller:
     """Cancels one of the latest acknowledged tasks every ``every`` seconds while the load runs
-    (straight to the database, past the proxies: the faults hit the workers, not the cancels).
+    (straight to the database, past the proxies: the faults hit the workers, not the cancels);
+    with ``queued``, every other cancel goes to an acknowledged task that is queued right then
+    (waiting out a retry's backoff, or not claimed yet), as the latest ones are mostly running.
     ``requested`` holds every task a cancel was sent for, answered or not."""
 
-    def __init__(self, cluster: Cluster, out: Path, every: float = 0.25) -> None:
+    def __init__(
+        self, cluster: Cluster, out: Path, every: float = 0.25, *, queued: bool = False
+    ) -> None:
         self.requested: set[str] = set()
+        self.hits: dict[str, int] = {"queued": 0, "running": 0}
         self._cluster = cluster
         self._out = out
         self._every = every
+        self._queued = queued
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -94,16 +100,35 @@ class Canceller:
         while not self._stop.wait(self._every):
             if not self._out.exists():
                 continue
-            ids = list(read_acknowledged(self._out).ids)[-10:]
+            acknowledged = list(read_acknowledged(self._out).ids)
+            ids = acknowledged[-10:]
+            if self._queued and len(self.requested) % 2:
+                ids = self._queued_among(acknowledged) or ids
             if not ids:
                 continue
             task_id = rng.choice(ids)
             self.requested.add(task_id)
             try:
                 with self._cluster.engine.begin() as conn:
-                    queue_core.cancel(conn, task_id)
+                    task = queue_core.cancel(conn, task_id)
             except queue_core.TaskrowError:
-                pass  # finished already, or the database is down: no promise either way
+                continue  # finished already, or the database is down: no promise either way
+            # Cancelled at once when it was queued; else its worker is asked (running).
+            self.hits["queued" if task.state is queue_core.TaskState.CANCELLED else "running"] += 1
+
+    def _queued_among(self, ids: list[str]) -> list[str]:
+        try:
+            with self._cluster.engine.connect() as conn:
+                rows = conn.execute(
+                    sa.text(
+                        "SELECT id::text FROM taskrow.tasks"
+                        " WHERE state = 'queued' AND id = ANY(CAST(:ids AS uuid[]))"
+                    ),
+                    {"ids": ids},
+                )
+                return [str(r[0]) for r in rows]
+        except sa.exc.SQLAlchemyError:
+            return []
 
     def stop(self) -> frozenset[str]:
         self._stop.set()
@@ -192,7 +217,8 @@ def run(
         pause=load.pause,
         pattern=load.pattern,
     )
-    canceller = Canceller(cluster, out) if cancels else None
+    # With re-drives, cancels go to queued tasks too (a re-driven task is queued a moment).
+    canceller = Canceller(cluster, out, queued=redrives) if cancels else None
     redriver = Redriver(cluster) if redrives else None
     faults(cluster)
     deadline = time.monotonic() + load.seconds + 30
@@ -233,6 +259,7 @@ def run(
         cancel_requested=cancelled,
         redriven=redriven,
         slots=slots,
+        cancel_hits=canceller.hits if canceller is not None else None,
     )
     table = report.table()
     REPORTS.append(table)

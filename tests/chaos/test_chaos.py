@@ -117,9 +117,10 @@ def test_periodic_slots_across_worker_kills(cluster: Cluster) -> None:
 
 
 def test_cancels_and_redrives_while_workers_are_killed(cluster: Cluster) -> None:
-    """While busy workers are SIGKILLed, one of the latest tasks is cancelled every 0.25 s
-    (queued or running) and about half of the tasks found dead are re-driven: a cancelled task
-    is not lost, a re-driven one must end succeeded, a dead one left alone stays dead."""
+    """While busy workers are SIGKILLed, a task is cancelled every 0.25 s (one of the latest,
+    mostly running, or one that is queued, in turn) and about half of the tasks found dead are
+    re-driven: a cancelled task is not lost, a re-driven one must end succeeded, a dead one
+    left alone stays dead."""
     cluster.start_api()
     cluster.add_workers(3)
     load = Load(400, 17.0, REDRIVABLE, pause=0.3)  # ends by its deadline (3 kills)
@@ -135,6 +136,7 @@ def test_cancels_and_redrives_while_workers_are_killed(cluster: Cluster) -> None
     assert_mixed_kinds(report)
     assert report.events["kill worker"] >= 3
     assert report.cancel_requested >= 20 and report.cancelled >= 1
+    assert report.cancel_hits["queued"] >= 1 and report.cancel_hits["running"] >= 1
     assert report.redriven >= 3
     assert report.states.get("cancelled", 0) == report.cancelled
 
