@@ -66,7 +66,8 @@ blueprint.register_error_handler(Exception, handle_unexpected)
 
 
 class QueueCollector(Collector):
-    """Queue depth per state and oldest due age, read when scraped."""
+    """Queue depth per state, oldest due age, consumers and NOTIFY queue usage, read when
+    scraped."""
 
     def __init__(self, engine: Engine, schema: str) -> None:
         self._engine = engine
@@ -76,6 +77,7 @@ class QueueCollector(Collector):
         with queue_core.connection(self._engine) as conn:
             stats = queue_core.stats(conn, schema=self._schema)
             consumers = queue_core.queue_consumers(conn, schema=self._schema)
+            notify_usage = queue_core.notify_queue_usage(conn)
         tasks = GaugeMetricFamily(
             "taskrow_queue_tasks", "Tasks per queue and state.", labels=["queue", "state"]
         )
@@ -95,9 +97,15 @@ class QueueCollector(Collector):
             age.add_metric([entry.queue], entry.oldest_due_age or 0.0)
         for queue in sorted({entry.queue for entry in stats} | set(consumers)):
             workers.add_metric([queue], consumers.get(queue, 0))
+        usage = GaugeMetricFamily(
+            "taskrow_notify_queue_usage_ratio",
+            "Fraction (0 to 1) of the cluster's NOTIFY queue in use (pg_notification_queue_usage).",
+            value=notify_usage,
+        )
         yield tasks
         yield age
         yield workers
+        yield usage
 
 
 def init_app(app: Flask, engine: Engine, schema: str) -> None:

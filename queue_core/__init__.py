@@ -116,6 +116,7 @@ from .workers import (
     ANNOUNCE_INTERVAL,
     LIVE_SECONDS,
     announce_worker,
+    notify_queue_usage,
     queue_consumers,
     retire_worker,
 )
@@ -197,6 +198,7 @@ __all__ = [
     "list_tenant_limits",
     "metadata",
     "notify_channel",
+    "notify_queue_usage",
     "pooler_mode",
     "pooler_of",
     "progress",

@@ -240,7 +240,8 @@ def adopt(
     For a worker whose round failed with an unknown outcome: the round may have committed, its
     claims then wait for no one. Their leases are extended by ``lease_for`` seconds and they
     are returned to be run as claimed (the claim counted the attempt). Worker ids must be
-    unique among running workers (the default, ``host:pid``, is).
+    unique among running workers (the worker's default, ``host:pid:random suffix``, is;
+    ``host:pid`` alone is not: containers share host names and pids).
     """
     params = {
         "held": _uuid_array([lease.token for lease in held]),

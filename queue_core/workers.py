@@ -49,3 +49,9 @@ def queue_consumers(executor: Executor, *, schema: str = DEFAULT_SCHEMA) -> dict
     """How many live workers consume each queue (a queue no live worker consumes is absent)."""
     rows = run(executor, sql.for_schema(schema).queue_consumers, {"live_seconds": LIVE_SECONDS})
     return {row.queue: int(row.n) for row in rows}
+
+
+def notify_queue_usage(executor: Executor) -> float:
+    """The fraction (0 to 1) of the cluster's notification queue in use
+    (``pg_notification_queue_usage()``)."""
+    return float(run(executor, sql.for_schema(DEFAULT_SCHEMA).notify_queue_usage, {}).scalar_one())

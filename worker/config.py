@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import secrets
 import socket
 from typing import Literal
 
@@ -11,7 +12,14 @@ from queue_core import DEFAULT_SCHEMA
 
 
 def default_worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """``host:pid:suffix``, the suffix random per process start (6 hex digits).
+
+    Host name and pid alone are not unique: two containers can share a host name, and each
+    worker there may be pid 1. Adoption (``queue_core.adopt``) and the workers table match this
+    id, so two workers sharing it could run each other's claims; the suffix keeps it unique
+    while host and pid stay readable in logs and on the dashboard.
+    """
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 @dataclasses.dataclass(frozen=True)

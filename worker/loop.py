@@ -244,22 +244,42 @@ class Worker:
         since = self._orphans_since
         if since is None or now < self._next_orphan_check:
             return
-        held = [*self._inflight, *(job.lease for job, _ in self._pending)]
-        with queue_core.transaction(self.engine) as conn:
-            orphans = queue_core.adopt(
-                conn,
-                held,
-                within=min(now - since + 1.0, 86400.0),
-                lease_for=self.config.lease,
-                worker_id=self.config.worker_id,
-                schema=self.config.schema,
-            )
+        orphans = self._find_orphans(now - since)
         self._next_orphan_check = now + self.config.heartbeat_interval
         if now >= self._orphans_until:
             self._orphans_since = None
         for task in orphans:
             logger.warning("task.adopted task_id=%s reason=round_reply_lost", task.id)
         self._submit(orphans)
+
+    def _find_orphans(self, age: float) -> list[Claimed]:
+        """The claims stamped with this worker's id in the last ``age`` seconds (and one more)
+        under a lease it does not hold; their leases are extended (raises DatabaseError)."""
+        held = [*self._inflight, *(job.lease for job, _ in self._pending)]
+        with queue_core.transaction(self.engine) as conn:
+            return queue_core.adopt(
+                conn,
+                held,
+                within=min(age + 1.0, 86400.0),
+                lease_for=self.config.lease,
+                worker_id=self.config.worker_id,
+                schema=self.config.schema,
+            )
+
+    def _adopt_at_stop(self) -> None:
+        """At a graceful stop, the claims of a lost round not looked up yet join the tasks in
+        flight, unstarted, so that they are released (refunded) with them rather than left
+        to their lease (raises DatabaseError)."""
+        since = self._orphans_since
+        if since is None:
+            return
+        orphans = self._find_orphans(time.monotonic() - since)
+        self._orphans_since = None
+        for task in orphans:
+            logger.warning("task.adopted task_id=%s reason=round_reply_lost at=stop", task.id)
+            job = Job(task, self.registry.tasks.get(task.task))
+            job.flags.lease_lost.set()  # never submitted: released below
+            self._inflight[job.lease] = job
 
     def _submit(self, tasks: list[Claimed]) -> None:
         assert self._pool is not None
@@ -421,19 +441,20 @@ class Worker:
     def _shutdown(self) -> int:
         """Write what finished, release what did not; returns the exit code."""
         self._collect()
-        unfinished = list(self._inflight.values())
-        for job in unfinished:
+        for job in self._inflight.values():
             job.flags.lease_lost.set()  # whatever it returns from now on is discarded
         for attempt in range(3):
             try:
+                self._adopt_at_stop()  # a lost round's claims are released with the rest
                 self._drain()
-                self._release(unfinished)
+                self._release(list(self._inflight.values()))
                 break
             except DatabaseError as exc:
                 logger.warning("worker.shutdown_write_failed attempt=%d error=%s", attempt + 1, exc)
                 time.sleep(0.5 * (attempt + 1))
         self._announcer.retire(self.engine)
         self._close()
+        unfinished = list(self._inflight.values())
         logger.info(
             "worker.stopped worker_id=%s released=%d", self.config.worker_id, len(unfinished)
         )

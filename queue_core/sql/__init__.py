@@ -80,6 +80,7 @@ class Catalogue:
     worker_announce: TextClause
     worker_retire: TextClause
     queue_consumers: TextClause
+    notify_queue_usage: TextClause
 
 
 @functools.cache

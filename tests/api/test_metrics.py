@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import re
+import uuid
+from pathlib import Path
 
+import psycopg
+import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 from sqlalchemy.engine import Engine
 
 import queue_core
 
-from .conftest import MakeKey, bearer
+from ..support import wait_for
+from .conftest import CheckedSession, MakeKey, bearer, running_server
 
 
 def _sample(text: str, name: str, **labels: str) -> float:
@@ -70,3 +75,49 @@ def _enqueued(text: str) -> float:
         return _sample(text, "taskrow_api_enqueued_tasks_total", queue="mail")
     except AssertionError:
         return 0.0
+
+
+def test_metrics_export_the_notify_queue_usage(db_url: str, engine: Engine, tmp_path: Path) -> None:
+    """``taskrow_notify_queue_usage_ratio`` on the real endpoint (gunicorn) follows
+    ``pg_notification_queue_usage()``: up while a listener in an open transaction pins the
+    queue, down once it lets go."""
+    with engine.begin() as conn:
+        operator = queue_core.create_operator_key(conn).token
+    channel = f"metrics_{uuid.uuid4().hex[:8]}"
+    pinning = psycopg.connect(db_url, autocommit=True)
+    try:
+        pinning.execute(f'LISTEN "{channel}"')
+        pinning.execute("BEGIN")  # a session in a transaction reads no notifications
+        pinning.execute("SELECT 1")
+        with engine.begin() as conn:  # ~8 MB of notifications it holds back
+            conn.execute(
+                sa.text(
+                    "SELECT count(pg_notify(:ch, repeat('x', 7900) || i))"
+                    " FROM generate_series(1, 1000) AS i"
+                ),
+                {"ch": channel},
+            )
+        with running_server(db_url, tmp_path) as server:
+            pinned = _notify_usage(server, operator)
+            assert pinned > 0
+            with engine.connect() as conn:
+                assert pinned == pytest.approx(queue_core.notify_queue_usage(conn), abs=1e-3)
+            pinning.execute("ROLLBACK")
+            pinning.close()
+            wait_for(
+                lambda: _notify_usage(server, operator) < pinned,
+                timeout=30,
+                what="the gauge to fall once the listener let go",
+            )
+    finally:
+        pinning.close()
+
+
+def _notify_usage(server: CheckedSession, operator: str) -> float:
+    response = server.get("/metrics", headers=bearer(operator))
+    assert response.status_code == 200
+    for line in response.text.splitlines():
+        match = re.fullmatch(r"taskrow_notify_queue_usage_ratio (\S+)", line)
+        if match:
+            return float(match.group(1))
+    raise AssertionError(f"no taskrow_notify_queue_usage_ratio in:\n{response.text}")

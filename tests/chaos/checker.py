@@ -16,6 +16,11 @@ Inputs: the load generator's record of every 202 (id and task name), the ``tasks
 - duplicated executions: allowed, but for each task never more than the faults that exposed it
   (a kill or SIGSTOP whose worker held it, or a database fault while it ran);
 - recovery: from each SIGKILL / SIGSTOP until every task that worker held is finished again.
+
+Cancels and re-drives sent during the faults are accounted for: a task a cancel was sent for
+may end cancelled (else it is judged as usual); a dead task the database re-drove must end
+succeeded (its handler, ``fickle``, succeeds once re-driven). A periodic schedule's slots are
+judged by :func:`check_slots`: every due slot has exactly one task, which succeeded and ran.
 """
 
 from __future__ import annotations
@@ -24,13 +29,14 @@ import dataclasses
 import json
 import math
 from collections import defaultdict
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from .report import Recovery, Report
+from .report import Recovery, Report, Slots
 
 FINAL = frozenset({"succeeded", "dead", "cancelled"})
 #: How far around a database-level fault an execution counts as exposed to it (seconds): the
@@ -65,7 +71,7 @@ class Execution:
 
 
 def expected_state(task: str) -> str:
-    return "dead" if task.startswith("poison.") else "succeeded"
+    return "dead" if task.startswith("poison.") or task == "fickle" else "succeeded"
 
 
 def read_acknowledged(*files: Path) -> Acknowledged:
@@ -109,9 +115,15 @@ def _executions(engine: Engine) -> dict[str, list[Execution]]:
     return found
 
 
-def _created(engine: Engine) -> int:
+def _created(engine: Engine, scheduled: tuple[str, ...] = ()) -> int:
+    """Rows in the queue, but those of the periodic tasks ``scheduled`` (no client posts them)."""
     with engine.connect() as conn:
-        return int(conn.execute(sa.text("SELECT count(*) FROM taskrow.tasks")).scalar_one())
+        return int(
+            conn.execute(
+                sa.text("SELECT count(*) FROM taskrow.tasks WHERE task <> ALL(:scheduled)"),
+                {"scheduled": list(scheduled)},
+            ).scalar_one()
+        )
 
 
 def unfinished(engine: Engine, ids: list[str]) -> int:
@@ -145,6 +157,7 @@ class _Verdicts:
     never_ran_dead: list[str] = dataclasses.field(default_factory=list)
     starts: frozenset[str] = frozenset()
     cancel_requested: frozenset[str] = frozenset()
+    redriven: frozenset[str] = frozenset()
     unexplained: list[str] = dataclasses.field(default_factory=list)
     over: list[str] = dataclasses.field(default_factory=list)
     executions: int = 0
@@ -165,9 +178,12 @@ class _Verdicts:
         elif task.startswith("once") and row.state == "dead":
             if task_id not in self.starts:  # a fault killing it mid-run may spend its attempt
                 self.never_ran_dead.append(task_id)
+        elif task_id in self.redriven:
+            if row.state != "succeeded":  # re-driven: it must run again, and succeed
+                self.lost.append(task_id)
         elif row.state != expected_state(task):
             self.lost.append(task_id)
-        if row.state == "succeeded" and task in ("work", "awork"):
+        if row.state == "succeeded" and task in ("work", "awork", "fickle"):
             self._result(task_id, row, runs)
         self._runs(task_id, runs, events)
 
@@ -200,13 +216,20 @@ def check(
     seconds: float,
     starts: frozenset[str] = frozenset(),
     cancel_requested: frozenset[str] = frozenset(),
+    redriven: frozenset[str] = frozenset(),
+    slots: Slots | None = None,
+    cancel_hits: dict[str, int] | None = None,
 ) -> Report:
     """Judge every acknowledged task once the scenario has settled (``starts``: the tasks a
     handler of which started, as the one-attempt handlers note them; ``cancel_requested``: the
-    tasks a cancel was sent for, which may end cancelled)."""
+    tasks a cancel was sent for, which may end cancelled (``cancel_hits``: how many cancels
+    found their task queued, so cancelled at once, or running, so its worker was asked);
+    ``redriven``: the dead tasks the
+    database re-drove, which must end succeeded; ``slots``: the verdict on a periodic
+    schedule, see :func:`check_slots`)."""
     rows = _rows(engine, list(acknowledged.ids))
     executions = _executions(engine)
-    verdicts = _Verdicts(starts=starts, cancel_requested=cancel_requested)
+    verdicts = _Verdicts(starts=starts, cancel_requested=cancel_requested, redriven=redriven)
     for task_id, task in acknowledged.ids.items():
         verdicts.judge(task_id, task, rows.get(task_id), executions.get(task_id, []), events)
     kinds: dict[str, int] = defaultdict(int)
@@ -224,7 +247,7 @@ def check(
         stuck=verdicts.stuck,
         zombie_overwrites=verdicts.zombies,
         unexplained_results=verdicts.unexplained,
-        unacknowledged=_created(engine) - len(rows),
+        unacknowledged=_created(engine, () if slots is None else (slots.task,)) - len(rows),
         executions=verdicts.executions,
         duplicates=verdicts.duplicates,
         exposed=verdicts.exposed,
@@ -233,6 +256,10 @@ def check(
         recoveries=_recoveries(events, rows),
         never_ran_dead=verdicts.never_ran_dead,
         cancel_requested=len(cancel_requested),
+        cancelled=sum(1 for t in cancel_requested if (r := rows.get(t)) and r.state == "cancelled"),
+        cancel_hits=dict(cancel_hits or {}),
+        redriven=len(redriven),
+        slots=slots,
     )
 
 
@@ -251,3 +278,79 @@ def _recoveries(events: list[Event], rows: dict[str, Any]) -> list[Recovery]:
             )
         )
     return found
+
+
+def slot_of(key: str) -> datetime:
+    """The slot of a periodic task, from its idempotency key (worker.periodic.periodic_key:
+    ``periodic:<task>:<digest>:<slot in ISO 8601>``)."""
+    return datetime.fromisoformat(key.split(":", 3)[3])
+
+
+def periodic_rows(engine: Engine, task: str) -> list[Any]:
+    with engine.connect() as conn:
+        return list(
+            conn.execute(
+                sa.text(
+                    "SELECT id::text AS id, state, attempts, result, idempotency_key AS key"
+                    " FROM taskrow.tasks WHERE task = :task"
+                ),
+                {"task": task},
+            )
+        )
+
+
+def slots_unfinished(engine: Engine, task: str, cutoff: datetime) -> int:
+    """How many slots at or before ``cutoff`` have a task that is not final yet."""
+    return sum(
+        1
+        for row in periodic_rows(engine, task)
+        if slot_of(row.key) <= cutoff and row.state not in FINAL
+    )
+
+
+def check_slots(
+    engine: Engine,
+    task: str,
+    events: list[Event],
+    *,
+    cutoff: datetime,
+    every: timedelta = timedelta(seconds=1),
+) -> Slots:
+    """Judge a periodic schedule (one slot every ``every``) from its first slot up to
+    ``cutoff``: every slot due in that span must have a task (none missed), exactly one (no
+    slot enqueued twice, whichever worker's key), that succeeded with at least one recorded
+    execution, re-executed no more often than the faults exposed it."""
+    rows = [r for r in periodic_rows(engine, task) if slot_of(r.key) <= cutoff]
+    executions = _executions(engine)
+    by_slot: dict[datetime, list[Any]] = defaultdict(list)
+    for row in rows:
+        by_slot[slot_of(row.key)].append(row)
+    verdict = Slots(task=task, cutoff=cutoff)
+    if not by_slot:
+        return verdict
+    first = min(by_slot)
+    verdict.first = first
+    due = first
+    while due <= cutoff:
+        verdict.slots += 1
+        found = by_slot.get(due, [])
+        if not found:
+            verdict.missed.append(due.isoformat())
+        elif len(found) > 1:
+            verdict.doubled.append(due.isoformat())
+        for row in found:
+            runs = executions.get(row.id, [])
+            if row.state != "succeeded":
+                verdict.failed.append(row.id)
+            elif not runs:
+                verdict.never_ran.append(row.id)
+            exposure = _exposures(row.id, runs, events)
+            extra = max(0, len(runs) - 1)
+            verdict.executions += len(runs)
+            verdict.duplicates += extra
+            verdict.exposed += exposure
+            if extra > exposure:
+                verdict.over.append(row.id)
+        due += every
+    verdict.off_schedule = [r.id for r in rows if (slot_of(r.key) - first) % every]
+    return verdict

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import os
 import random
 import signal
 import subprocess
@@ -26,11 +27,12 @@ from sqlalchemy.engine import Engine
 
 import queue_core
 from queue_core import migrations
-from taskrow.embedded import EmbeddedPostgres, free_port
+from taskrow.embedded import EmbeddedPostgres, _service_user, free_port
 
+from ..deploy.conftest import PgBouncer, pgbouncer_program
 from ..support import database_url, wait_for
 from .checker import Event
-from .handlers import EXECUTIONS_DDL, RECORD_URL_ENV, STARTS_ENV
+from .handlers import EXECUTIONS_DDL, RECORD_URL_ENV, REDRIVEN_ENV, STARTS_ENV
 from .processes import WorkerSlot, kill_group, spawn
 from .proxy import Link
 
@@ -52,6 +54,7 @@ class Cluster:
         self.loads: list[subprocess.Popen[bytes]] = []
         self.engine: Engine = queue_core.create_engine(self.url, pool_size=2, max_overflow=2)
         self.key = ""
+        self.bouncer: PgBouncer | None = None
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -70,16 +73,24 @@ class Cluster:
             conn.execute(sa.text(EXECUTIONS_DDL))
             self.key = queue_core.create_key(conn, tenant="chaos").token
 
-    def _link(self) -> Link:
-        link = Link(self.server.port)
+    def _link(self, *, via_bouncer: bool = False) -> Link:
+        """A proxy link to the server, or to the PgBouncer (:meth:`start_pgbouncer`)."""
+        if via_bouncer:
+            assert self.bouncer is not None, "start_pgbouncer() first"
+        link = Link(self.bouncer.port if via_bouncer and self.bouncer else self.server.port)
         self.links.append(link)
         return link
+
+    def start_pgbouncer(self) -> None:
+        """A real PgBouncer in transaction pooling before the server (tests/deploy's)."""
+        self.bouncer = PgBouncer(pgbouncer_program(), self.server.url, "transaction")
 
     def _proxied(self, link: Link) -> str:
         return sa.make_url(self.url).set(port=link.port).render_as_string(hide_password=False)
 
-    def start_api(self, *, workers: int = 2, threads: int = 8) -> None:
-        link = self._link()
+    def start_api(self, *, workers: int = 2, threads: int = 8, via_bouncer: bool = False) -> None:
+        """``taskrow api``; ``via_bouncer``: through the PgBouncer (TASKROW_POOLER=transaction)."""
+        link = self._link(via_bouncer=via_bouncer)
         self.api_link = link
         command = [
             sys.executable,
@@ -91,6 +102,8 @@ class Cluster:
         ]
         command += ["--workers", str(workers), "--threads", str(threads)]
         env = {"TASKROW_DATABASE_URL": self._proxied(link), "TASKROW_POOL_SIZE": "4"}
+        if via_bouncer:
+            env["TASKROW_POOLER"] = "transaction"
         self.api = spawn(command, env, self.folder / "api.log")
         wait_for(self._api_answers, timeout=30, what="the API to answer")
 
@@ -104,12 +117,23 @@ class Cluster:
         except OSError:
             return False
 
-    def add_workers(self, count: int, *extra: str, concurrency: int = 4) -> None:
+    def add_workers(
+        self,
+        count: int,
+        *extra: str,
+        concurrency: int = 4,
+        app: str = "tests.chaos.handlers",
+        via_bouncer: bool = False,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        """``count`` more workers of ``app``; ``via_bouncer``: through the PgBouncer
+        (TASKROW_POOLER=transaction; give ``--poll-only`` or a direct TASKROW_LISTEN_URL)."""
         for _ in range(count):
-            args = ["--app", "tests.chaos.handlers", "--queues", "default"]
+            args = ["--app", app, "--queues", "default"]
             args += ["--concurrency", str(concurrency), "--lease", f"{self.lease:g}"]
             args += ["--poll-interval", "0.5", "--grace", "1", *extra]
-            slot = WorkerSlot(len(self.workers), self._link(), args)
+            slot = WorkerSlot(len(self.workers), self._link(via_bouncer=via_bouncer), args)
+            slot.env = {**({"TASKROW_POOLER": "transaction"} if via_bouncer else {}), **(env or {})}
             self.workers.append(slot)
             self._start_worker(slot)
         try:
@@ -127,6 +151,8 @@ class Cluster:
             "TASKROW_DATABASE_URL": url.render_as_string(hide_password=False),
             RECORD_URL_ENV: self.url,
             STARTS_ENV: str(self.starts_file),
+            REDRIVEN_ENV: str(self.redriven_file),
+            **slot.env,
         }
         command = [sys.executable, "-m", "taskrow.cli", "worker", *slot.args]
         slot.started()
@@ -136,6 +162,11 @@ class Cluster:
     def starts_file(self) -> Path:
         """Where handlers of one-attempt tasks note that they started (see handlers.once)."""
         return self.folder / "starts.txt"
+
+    @property
+    def redriven_file(self) -> Path:
+        """The ids of the tasks about to be re-driven (see handlers.fickle)."""
+        return self.folder / "redriven.txt"
 
     def starts(self) -> frozenset[str]:
         if not self.starts_file.exists():
@@ -196,10 +227,14 @@ class Cluster:
             log.write(f"{stamp} {event.kind} for {event.end - event.at:.1f} s{held}\n")
 
     def _held(self, worker_id: str) -> frozenset[str]:
-        """Ids the database shows running under ``worker_id``: the tasks that worker held."""
+        """Ids the database shows running under a worker id that starts with ``worker_id``
+        (``host:pid:``): the tasks that worker held."""
         with self.engine.connect() as conn:
             rows = conn.execute(
-                sa.text("SELECT id FROM taskrow.tasks WHERE state = 'running' AND worker_id = :w"),
+                sa.text(
+                    "SELECT id FROM taskrow.tasks"
+                    " WHERE state = 'running' AND starts_with(worker_id, :w)"
+                ),
                 {"w": worker_id},
             )
             return frozenset(str(row.id) for row in rows)
@@ -289,6 +324,27 @@ class Cluster:
         self._record(event)
         return event
 
+    def kill_pgbouncer(self, down: float) -> Event:
+        """SIGKILL the PgBouncer (every client and server connection through it dies), ``down``
+        seconds without it, then start it again on the same port."""
+        bouncer = self.bouncer
+        assert bouncer is not None
+        at = time.time()
+        bouncer.process.kill()
+        bouncer.process.wait(timeout=10)
+        try:
+            time.sleep(down)
+        finally:
+            command = [pgbouncer_program(), str(bouncer.folder / "pgbouncer.ini")]
+            if os.geteuid() == 0:  # it refuses root (as in PgBouncer.__init__)
+                command[1:1] = ["-u", _service_user()]
+            with bouncer.log.open("ab") as sink:
+                bouncer.process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
+            bouncer._wait_listening()
+        event = Event("pgbouncer kill", at, time.time(), None)
+        self._record(event)
+        return event
+
     def reset_connections(self) -> Event:
         at = time.time()
         for link in self.links:
@@ -336,6 +392,8 @@ class Cluster:
             kill_group(self.api)
         for link in self.links:
             link.close()
+        if self.bouncer is not None:
+            self.bouncer.stop()
         self.engine.dispose()
         if not self.server.running():
             self.server.start()

@@ -184,3 +184,21 @@ def once_tx(ctx: TaskContext, ms: int = 100) -> dict[str, Any]:
             {"id": ctx.task_id, "attempt": ctx.attempt, "pid": os.getpid(), "started": started},
         )
     return {"attempt": ctx.attempt, "pid": os.getpid()}
+
+
+# -- re-drives: a task that fails until an operator re-drives it ------------------------------
+
+REDRIVEN_ENV = "CHAOS_REDRIVEN_FILE"
+
+
+@registry.task("fickle", max_attempts=2)
+def fickle(ctx: TaskContext, ms: int = 50) -> dict[str, Any]:
+    """Fails every attempt (so it ends dead) until its id is in the re-drive file, which the
+    test writes before it re-drives the task: a re-driven ``fickle`` must end succeeded."""
+    with contextlib.suppress(FileNotFoundError), open(os.environ[REDRIVEN_ENV]) as redriven:
+        if str(ctx.task_id) in redriven.read().split():
+            started = time.time()
+            time.sleep(ms / 1000)
+            record(ctx, started)
+            return {"attempt": ctx.attempt, "pid": os.getpid()}
+    raise RuntimeError(f"fickle fails until re-driven (attempt {ctx.attempt})")

@@ -43,6 +43,7 @@ class WorkerSlot:
         self.index = index
         self.link = link
         self.args = args
+        self.env: dict[str, str] = {}  # more environment of its processes
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
         self._connections_at_start = 0
@@ -58,5 +59,7 @@ class WorkerSlot:
 
     @property
     def worker_id(self) -> str:
+        """What the current process's worker id starts with (``host:pid:``; a random suffix
+        per start follows)."""
         assert self.process is not None
-        return f"{HOST}:{self.process.pid}"
+        return f"{HOST}:{self.process.pid}:"

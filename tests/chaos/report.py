@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import statistics
+from datetime import datetime
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,6 +24,55 @@ class Recovery:
             f"{self.kind}: {self.held} held, reclaimed <= {self.reclaimed:.2f} s, "
             f"done <= {self.finished:.2f} s, due backlog {self.backlog}"
         )
+
+
+@dataclasses.dataclass
+class Slots:
+    """The verdict on one periodic schedule's slots from its first up to ``cutoff``."""
+
+    task: str
+    cutoff: datetime
+    first: datetime | None = None
+    slots: int = 0  # slots due in the span
+    missed: list[str] = dataclasses.field(default_factory=list)  # slots without a task
+    doubled: list[str] = dataclasses.field(default_factory=list)  # slots enqueued twice
+    off_schedule: list[str] = dataclasses.field(default_factory=list)  # tasks between slots
+    failed: list[str] = dataclasses.field(default_factory=list)  # a slot's task not succeeded
+    never_ran: list[str] = dataclasses.field(default_factory=list)  # succeeded, no execution
+    executions: int = 0
+    duplicates: int = 0
+    exposed: int = 0
+    over: list[str] = dataclasses.field(default_factory=list)
+
+    def problems(self) -> list[str]:
+        found = [] if self.slots else [f"periodic {self.task}: no slot was enqueued"]
+        for name, ids in (
+            ("slots missed", self.missed),
+            ("slots enqueued twice", self.doubled),
+            ("tasks off the schedule", self.off_schedule),
+            ("slots not succeeded", self.failed),
+            ("slots succeeded without an execution", self.never_ran),
+            ("slots re-executed more often than faults exposed them", self.over),
+        ):
+            if ids:
+                found.append(
+                    f"periodic {self.task}: {name}: {len(ids)} (e.g. {', '.join(ids[:5])})"
+                )
+        return found
+
+    def rows(self) -> list[tuple[str, str, str]]:
+        return [
+            (f"periodic {self.task}: slots due", str(self.slots), "each: exactly one task"),
+            ("slots missed", str(len(self.missed)), "must be 0"),
+            ("slots enqueued twice", str(len(self.doubled)), "must be 0"),
+            ("slots not succeeded", str(len(self.failed)), "must be 0"),
+            ("slots that never ran", str(len(self.never_ran)), "must be 0 (ran once or more)"),
+            (
+                "slot re-executions",
+                str(self.duplicates),
+                f"<= {self.exposed} exposed by faults ({self.executions} executions)",
+            ),
+        ]
 
 
 @dataclasses.dataclass
@@ -47,6 +97,10 @@ class Report:
     recoveries: list[Recovery]
     never_ran_dead: list[str] = dataclasses.field(default_factory=list)
     cancel_requested: int = 0  # tasks a cancel was sent for (they may end cancelled)
+    cancelled: int = 0  # of those, how many ended cancelled
+    cancel_hits: dict[str, int] = dataclasses.field(default_factory=dict)  # queued / running
+    redriven: int = 0  # dead tasks the database re-drove (they must end succeeded)
+    slots: Slots | None = None
 
     @property
     def recovery_bound(self) -> float:
@@ -64,6 +118,8 @@ class Report:
         ):
             if ids:
                 found.append(f"{name}: {len(ids)} (e.g. {', '.join(ids[:5])})")
+        if self.slots is not None:
+            found += self.slots.problems()
         slow = [r.text() for r in self.recoveries if r.finished > self.recovery_bound]
         if check_recovery and slow:
             found.append(f"recoveries over {self.recovery_bound:g} s: " + "; ".join(slow))
@@ -82,7 +138,13 @@ class Report:
             ("answers other than 202", str(sum(self.refused.values())), "allowed (no promise)"),
             ("tasks created without a 202", str(self.unacknowledged), "allowed (at least once)"),
             ("final states", _counts(self.states), f"{self.poison} poison must be dead"),
-            ("cancels sent", str(self.cancel_requested), "those tasks may end cancelled"),
+            (
+                "cancels sent",
+                f"{self.cancel_requested} ({self.cancelled} ended cancelled; "
+                f"hit {_counts(self.cancel_hits) or 'none'})",
+                "those tasks may end cancelled",
+            ),
+            ("re-drives of dead tasks", str(self.redriven), "those tasks must end succeeded"),
             ("lost", str(len(self.lost)), "must be 0"),
             ("stuck after settle", str(len(self.stuck)), "must be 0"),
             ("never ran but ended dead", str(len(self.never_ran_dead)), "must be 0"),
@@ -96,6 +158,8 @@ class Report:
                 f"each <= lease + 2 = {self.recovery_bound:g} s",
             ),
         ]
+        if self.slots is not None:
+            rows += self.slots.rows()
         width = max(len(r[0]) for r in rows)
         value_width = max(len(r[1]) for r in rows)
         title = f"chaos scenario: {self.scenario} ({self.seconds:.1f} s, lease {self.lease:g} s)"

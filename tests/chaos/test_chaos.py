@@ -8,7 +8,8 @@ from __future__ import annotations
 from . import scenarios
 from .checker import Report
 from .cluster import Cluster
-from .scenarios import GOOD, MIXED_KINDS, POISONED, SLOW, Load
+from .periodic_handlers import TICK
+from .scenarios import GOOD, MIXED_KINDS, POISONED, REDRIVABLE, SLOW, Load
 
 
 def assert_sound(report: Report, *, check_recovery: bool = True) -> None:
@@ -97,3 +98,65 @@ def test_mixed_faults(cluster: Cluster) -> None:
     report = scenarios.run(cluster, "mixed faults", load, scenarios.mixed)
     assert_sound(report)
     assert len(report.events) >= 3
+
+
+def test_periodic_slots_across_worker_kills(cluster: Cluster) -> None:
+    """Every worker runs a schedule due every second; workers are SIGKILLed and restarted
+    (a restarted worker enqueues the latest slot again). Each due slot must have exactly one
+    task, which succeeded after running at least once."""
+    cluster.start_api()
+    cluster.add_workers(3, app="tests.chaos.periodic_handlers")
+    # More tasks than 16 s can post: the deadline, not the count, ends the load (3 kills).
+    load = Load(400, 16.0, SLOW, pause=0.3)
+    report = scenarios.run(
+        cluster, "periodic slots, SIGKILL workers", load, scenarios.kill_workers, periodic=TICK
+    )
+    assert_sound(report)
+    assert report.events["kill worker"] >= 3
+    assert report.slots is not None and report.slots.slots >= 10
+
+
+def test_cancels_and_redrives_while_workers_are_killed(cluster: Cluster) -> None:
+    """While busy workers are SIGKILLed, a task is cancelled every 0.25 s (one of the latest,
+    mostly running, or one that is queued, in turn) and about half of the tasks found dead are
+    re-driven: a cancelled task is not lost, a re-driven one must end succeeded, a dead one
+    left alone stays dead."""
+    cluster.start_api()
+    cluster.add_workers(3)
+    load = Load(400, 17.0, REDRIVABLE, pause=0.3)  # ends by its deadline (3 kills)
+    report = scenarios.run(
+        cluster,
+        "cancels and re-drives, SIGKILL workers",
+        load,
+        scenarios.kill_workers,
+        cancels=True,
+        redrives=True,
+    )
+    assert_sound(report)
+    assert_mixed_kinds(report)
+    assert report.events["kill worker"] >= 3
+    assert report.cancel_requested >= 20 and report.cancelled >= 1
+    assert report.cancel_hits["queued"] >= 1 and report.cancel_hits["running"] >= 1
+    assert report.redriven >= 3
+    assert report.states.get("cancelled", 0) == report.cancelled
+
+
+def test_transaction_pgbouncer_in_the_path_killed_with_the_workers(cluster: Cluster) -> None:
+    """The API and every worker reach Postgres through a real PgBouncer in transaction pooling
+    (TASKROW_POOLER=transaction: two workers poll only, one LISTENs on a direct
+    TASKROW_LISTEN_URL); faults alternate between SIGKILL of a busy worker and SIGKILL of the
+    PgBouncer itself (1 s down, started again on its port)."""
+    cluster.start_pgbouncer()
+    cluster.start_api(via_bouncer=True)
+    cluster.add_workers(2, "--poll-only", via_bouncer=True)
+    cluster.add_workers(1, via_bouncer=True, env={"TASKROW_LISTEN_URL": cluster.url})
+    load = Load(600, 22.0, MIXED_KINDS, pause=0.25)  # ends by its deadline (4 faults)
+    report = scenarios.run(
+        cluster, "transaction PgBouncer, killed", load, scenarios.kill_workers_and_pgbouncer
+    )
+    assert_sound(report)
+    assert_mixed_kinds(report)
+    assert report.events["pgbouncer kill"] >= 2 and report.events["kill worker"] >= 2
+    wakeups = [(cluster.folder / f"worker-{i}.log").read_text() for i in range(3)]
+    assert "wakeup=poll" in wakeups[0] and "wakeup=poll" in wakeups[1]
+    assert "wakeup=listen" in wakeups[2] and "wakeup=poll" not in wakeups[2]

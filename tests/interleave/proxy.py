@@ -41,9 +41,16 @@ class _Pair:
 
 
 class ReplyDropper:
-    """Listens on ``port`` (loopback) and forwards to ``target_port``."""
+    """Listens on ``port`` (loopback) and forwards to ``target_port``.
 
-    def __init__(self, target_port: int, target_host: str = "127.0.0.1") -> None:
+    With ``then_refuse``, the swallowed reply also cuts every other connection and refuses
+    new ones (closed at once) until :meth:`accept_again`: the database stays out of reach
+    after the lost reply, so the client cannot look up what that statement did.
+    """
+
+    def __init__(
+        self, target_port: int, target_host: str = "127.0.0.1", *, then_refuse: bool = False
+    ) -> None:
         self._target = (target_host, target_port)
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._listener.settimeout(0.1)
@@ -53,12 +60,19 @@ class ReplyDropper:
         self._pairs: set[_Pair] = set()
         self._stopped = threading.Event()
         self.dropped = threading.Event()  # set once a committed reply was swallowed
+        self._then_refuse = then_refuse
+        self.refusing = False
         threading.Thread(target=self._accept, daemon=True).start()
 
     def arm(self, fragment: bytes) -> None:
         """Swallow the reply to the next statement whose text contains ``fragment``."""
         with self._lock:
             self._fragment = fragment
+
+    def accept_again(self) -> None:
+        """Forward new connections again (after ``then_refuse`` refused them)."""
+        with self._lock:
+            self.refusing = False
 
     def close(self) -> None:
         self._stopped.set()
@@ -85,6 +99,11 @@ class ReplyDropper:
                 continue
             except OSError:
                 return
+            with self._lock:
+                refusing = self.refusing
+            if refusing:
+                client.close()
+                continue
             try:
                 upstream = socket.create_connection(self._target, timeout=5)
             except OSError:
@@ -119,9 +138,18 @@ class ReplyDropper:
                     continue
                 held = (held + data)[-len(READY_IDLE) :]
                 if held.endswith(READY_IDLE):  # committed: the client never hears of it
+                    if self._then_refuse:
+                        self._refuse_all()
                     self.dropped.set()
                     break
         except OSError:
             pass
         finally:
+            pair.reset()
+
+    def _refuse_all(self) -> None:
+        with self._lock:
+            self.refusing = True
+            pairs = list(self._pairs)
+        for pair in pairs:
             pair.reset()

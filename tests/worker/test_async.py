@@ -38,7 +38,7 @@ def running_on(engine: Engine, task: Task, pid: int) -> bool:
     return (
         current.state is TaskState.RUNNING
         and current.progress_message == "started"
-        and (current.worker_id or "").endswith(f":{pid}")
+        and f":{pid}:" in (current.worker_id or "")
     )
 
 

@@ -19,7 +19,7 @@ def running_on(engine: Engine, task, pid: int) -> bool:  # type: ignore[no-untyp
     return (
         current.state is TaskState.RUNNING
         and current.progress_message == "started"
-        and (current.worker_id or "").endswith(f":{pid}")
+        and f":{pid}:" in (current.worker_id or "")
     )
 
 
