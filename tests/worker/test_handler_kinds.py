@@ -80,7 +80,8 @@ def test_a_non_callable_without_a_name_is_refused_too() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["send", "billing.tasks:SendInvoice", "_private", "9lives", ".hidden", ":x", "-x", ""]
+    "name",
+    ["send", "billing.tasks:SendInvoice", "_private", "9lives", ".hidden", ":x", "-x", "a b"],
 )
 def test_a_name_registers_exactly_when_it_can_be_enqueued(name: str) -> None:
     """One rule for task names: the registry refuses what queue_core.enqueue would refuse."""
