@@ -18,6 +18,7 @@ request.
 from __future__ import annotations
 
 import logging
+import time
 from typing import cast
 
 import psycopg
@@ -68,17 +69,30 @@ def transaction_pooler_seen(url: str, *, connect_timeout: int = 2) -> bool:
     return after != before
 
 
-def check_pooler(url: str, pooler: Pooler, *, connect_timeout: int = 2) -> None:
+def check_pooler(url: str, pooler: Pooler, *, connect_timeout: int = 2, wait: float = 0.0) -> None:
     """Raise :class:`PoolerMismatch` when ``url`` leads through a transaction pooler but
-    ``pooler`` is not ``"transaction"``; nothing to check when it is. A database that cannot
-    be reached now is not an answer: the check is skipped (the caller's own retries apply)."""
+    ``pooler`` is not ``"transaction"``; nothing to check when it is.
+
+    A database that cannot be reached is not an answer: the check is tried again for up to
+    ``wait`` seconds (``math.inf``: until it answers), then skipped, logged as
+    ``pooler.check_skipped``. A worker waits (its outcomes would be refused at random through
+    an undeclared pooler, and its tasks run again); the API and the CLI do not (a refused
+    enqueue was never acknowledged)."""
     if pooler == "transaction":
         return
-    try:
-        seen = transaction_pooler_seen(url, connect_timeout=connect_timeout)
-    except DatabaseUnavailable as exc:
-        logger.info("pooler.check_skipped error=%s", exc)
-        return
+    deadline = time.monotonic() + wait
+    delay = 0.2
+    while True:
+        try:
+            seen = transaction_pooler_seen(url, connect_timeout=connect_timeout)
+            break
+        except DatabaseUnavailable as exc:
+            if time.monotonic() + delay > deadline:
+                logger.info("pooler.check_skipped error=%s", exc)
+                return
+            logger.info("pooler.check_waiting retry_in=%.1f error=%s", delay, exc)
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
     if not seen:
         return
     raise PoolerMismatch(

@@ -9,6 +9,7 @@ grace period); 1 could not start (the app failed to load, bad configuration); 2 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import signal
 import sys
@@ -101,7 +102,9 @@ def _check_pooler(url: str, settings: Settings, listen_url: str | None) -> None:
     """Refuse an undeclared transaction pooler, and a LISTEN URL that leads through one (its
     notifications would go to whichever client the pooler hands that server next)."""
     try:
-        queue_core.check_pooler(url, settings.pooler)
+        # until the database answers: through an undeclared transaction pooler the worker's
+        # outcomes would be refused at random, and its tasks run again
+        queue_core.check_pooler(url, settings.pooler, wait=math.inf)
     except queue_core.PoolerMismatch as exc:
         raise click.ClickException(str(exc)) from exc
     if settings.pooler != "transaction" or listen_url is None:

@@ -42,10 +42,12 @@ def pgbouncer_program() -> str:
 class PgBouncer:
     """One running PgBouncer in ``mode`` (``transaction`` or ``session``) before ``server_url``."""
 
-    def __init__(self, program: str, server_url: str, mode: str, pool_size: int = 20) -> None:
+    def __init__(
+        self, program: str, server_url: str, mode: str, pool_size: int = 20, port: int = 0
+    ) -> None:
         target = sa.make_url(server_url)
         self.mode = mode
-        self.port = free_port()
+        self.port = port or free_port()
         self.folder = Path(tempfile.mkdtemp(prefix=f"taskrow-pgbouncer-{mode}-"))
         user, password = target.username or "postgres", target.password or ""
         (self.folder / "userlist.txt").write_text(f'"{user}" "{password}"\n')

@@ -22,12 +22,13 @@ from sqlalchemy.engine import Engine
 
 import queue_core
 from queue_core import migrations
+from taskrow.embedded import free_port
 from worker.recorder import RoundConnection
 
 from ..api.conftest import CheckedSession, bearer, running_server
-from ..support import wait_for
+from ..support import PostgresServer, wait_for
 from ..worker.conftest import ROOT, STARTUP_TIMEOUT, WorkerProcess
-from .conftest import Bouncer
+from .conftest import Bouncer, PgBouncer, pgbouncer_program
 
 #: (pooling mode of PgBouncer, TASKROW_POOLER): what a deployment behind it sets.
 MODES = [("transaction", "transaction"), ("session", None)]
@@ -225,6 +226,39 @@ def test_an_undeclared_transaction_pooler_is_refused_with_the_fix(
     assert done.returncode == 1, done
     assert "set TASKROW_POOLER=transaction" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_worker_started_before_the_pooler_answers_still_refuses_it(
+    pg_server: PostgresServer, db_url: str, tmp_path: Path
+) -> None:
+    """The check waits for the database instead of being skipped: a worker started while an
+    undeclared transaction pooler is down must not run behind it once it comes up."""
+    port = free_port()
+    url = sa.make_url(db_url).set(host="127.0.0.1", port=port).render_as_string(False)
+    environ = {k: v for k, v in os.environ.items() if k != "TASKROW_POOLER"}
+    environ["TASKROW_DATABASE_URL"] = url
+    command = [sys.executable, "-m", "taskrow.cli", "worker", "--app", "tests.worker.handlers"]
+    log = tmp_path / "worker.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(command, cwd=ROOT, env=environ, stdout=sink, stderr=sink)
+    bouncer = None
+    try:
+        wait_for(
+            lambda: "pooler.check_waiting" in log.read_text(),
+            timeout=STARTUP_TIMEOUT,
+            what="the worker to wait for its database",
+        )
+        bouncer = PgBouncer(pgbouncer_program(), pg_server.url, "transaction", port=port)
+        code = process.wait(timeout=STARTUP_TIMEOUT)
+        text = log.read_text()
+        assert code == 1, text
+        assert "set TASKROW_POOLER=transaction" in text and "Traceback" not in text
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+        if bouncer is not None:
+            bouncer.stop()
 
 
 def test_a_listen_url_through_the_transaction_pooler_is_refused(
