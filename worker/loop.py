@@ -28,7 +28,7 @@ from .logs import task_event
 from .outcome import Failed, Outcome, Succeeded, timeout_failure, unknown_task
 from .periodic import Clock, Scheduler
 from .pools import make_pool
-from .recorder import Done, RoundConnection, apply_heartbeat, log_outcomes, round_share, sync
+from .recorder import Done, RoundConnection, apply_heartbeat, log_outcomes, round_share, run_round
 from .registry import Registry
 from .waker import Waker, start_listener
 
@@ -86,7 +86,7 @@ class Worker:
         self._orphans_since: float | None = None
         self._orphans_until = 0.0
         self._next_orphan_check = 0.0
-        self._isolate = 0  # how many pending outcomes to write one per round (see _write)
+        self._isolate = 0  # how many pending outcomes to write one per round (see _run_round)
 
     # -- public -----------------------------------------------------------------------------
 
@@ -113,7 +113,7 @@ class Worker:
         """Claim once (up to ``concurrency``), run those tasks, record them; returns how many."""
         self._start(listen=False)
         with self._rounds.connect() as conn:
-            claimed = sync(conn, self.config, [], self.config.concurrency).claimed
+            claimed = run_round(conn, self.config, [], self.config.concurrency).claimed
         self._submit(claimed)
         while self._inflight:
             self._collect(block=True)
@@ -143,7 +143,7 @@ class Worker:
 
     def _round(self, now: float) -> None:
         self._adopt_orphans(now)
-        self._write(claim=self._should_claim(now))
+        self._run_round(claim=self._should_claim(now))
 
     def _beat(self, now: float) -> None:
         if now >= self._next_heartbeat:
@@ -167,7 +167,7 @@ class Worker:
             return False  # the lost round's claims are looked up first: they take slots
         return self._claim_due or bool(self._pending) or now >= self._next_poll
 
-    def _write(self, *, claim: bool = False) -> None:
+    def _run_round(self, *, claim: bool = False) -> None:
         """Write pending outcomes, fused with a claim when ``claim``; raises DatabaseError.
 
         A round carries at most ``MAX_ROUND_RESULT_BYTES`` of results (always at least one
@@ -189,7 +189,7 @@ class Worker:
         started = time.monotonic()
         try:
             with self._rounds.connect() as conn:
-                synced = sync(conn, self.config, done, free)
+                done_round = run_round(conn, self.config, done, free)
         except BaseException as exc:
             self._claim_due = self._claim_due or claim  # try the claim again once it answers
             if free and isinstance(exc, DatabaseUnavailable):
@@ -200,13 +200,13 @@ class Worker:
             raise
         del self._pending[: len(done)]
         self._isolate = max(0, self._isolate - len(done))
-        log_outcomes(done, synced)
+        log_outcomes(done, done_round)
         if claim:
-            if len(synced.claimed) == free:
+            if len(done_round.claimed) == free:
                 self._claim_due = True  # a full batch: there may be more
             self._next_poll = time.monotonic() + self.config.poll_interval * _jitter(0.75, 1.25)
-            self._last_claim_empty = not synced.claimed
-        self._submit(synced.claimed)
+            self._last_claim_empty = not done_round.claimed
+        self._submit(done_round.claimed)
 
     def _refused(self, done: list[Done], exc: DatabaseError) -> None:
         """The database refused a round that wrote ``done`` (the first pending outcomes)."""
@@ -229,7 +229,7 @@ class Worker:
     def _drain(self) -> None:
         """Write every pending outcome (rounds split by size); raises DatabaseError."""
         while self._pending:
-            self._write()
+            self._run_round()
 
     def _orphans_lost(self, started: float) -> None:
         """A claiming round may have committed without its reply reaching us: look for its

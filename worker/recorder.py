@@ -28,7 +28,7 @@ Done = tuple[Job, Outcome]
 MAX_ROUND_RESULT_BYTES = 64 * 2**20
 
 
-def sync(conn: Connection, config: WorkerConfig, done: list[Done], claim_n: int) -> Round:
+def run_round(conn: Connection, config: WorkerConfig, done: list[Done], claim_n: int) -> Round:
     """Write ``done`` (fenced) and claim up to ``claim_n`` tasks, in one statement."""
     live = [(job, outcome) for job, outcome in done if not job.flags.lease_lost.is_set()]
     return queue_core.record_and_claim(
@@ -55,7 +55,7 @@ def round_share(pending: list[Done], budget: int = MAX_ROUND_RESULT_BYTES) -> li
     return list(pending)
 
 
-def log_outcomes(done: list[Done], synced: Round) -> None:
+def log_outcomes(done: list[Done], done_round: Round) -> None:
     """One line per outcome, after the commit that made it true."""
     for job, outcome in done:
         task_id = job.task.id
@@ -64,9 +64,9 @@ def log_outcomes(done: list[Done], synced: Round) -> None:
         elif job.flags.lease_lost.is_set():
             task_event("task.discarded", job, logging.WARNING, reason="lease_lost")
         elif isinstance(outcome, Succeeded):
-            _log_applied(job, TaskState.SUCCEEDED if task_id in synced.completed else None)
+            _log_applied(job, TaskState.SUCCEEDED if task_id in done_round.completed else None)
         else:
-            _log_failure(job, outcome, synced.failed.get(task_id))
+            _log_failure(job, outcome, done_round.failed.get(task_id))
 
 
 def _log_recorded(job: Job, outcome: Recorded) -> None:

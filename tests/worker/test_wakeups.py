@@ -24,18 +24,18 @@ def test_a_notification_during_an_empty_claim_is_not_lost(
     the worker must claim again rather than wait for its next poll (ten minutes away)."""
     config = WorkerConfig(queues=("default",), concurrency=2, poll_interval=600, listen=False)
     worker = Worker(registry, engine, config)
-    real_sync = loop_module.sync
+    real_round = loop_module.run_round
     late: list[queue_core.Task] = []
 
-    def sync_then_enqueue(conn: Any, config: WorkerConfig, done: Any, free: int) -> Any:
-        synced = real_sync(conn, config, done, free)
-        if free and not synced.claimed and not late:  # the first claim found nothing
+    def round_then_enqueue(conn: Any, config: WorkerConfig, done: Any, free: int) -> Any:
+        done_round = real_round(conn, config, done, free)
+        if free and not done_round.claimed and not late:  # the first claim found nothing
             with engine.begin() as other:
                 late.append(queue_core.enqueue(other, "echo", {"late": True}))
             worker._notified()  # what the LISTEN thread does when the NOTIFY arrives
-        return synced
+        return done_round
 
-    monkeypatch.setattr(loop_module, "sync", sync_then_enqueue)
+    monkeypatch.setattr(loop_module, "run_round", round_then_enqueue)
     runner = threading.Thread(target=worker.run, daemon=True)
     runner.start()
     try:
