@@ -88,7 +88,7 @@ ROUND_PARAMS = {  # a round with no outcome to record
 
 
 def _claim_plan(engine: Engine, which: str = "claim", generic: bool = False) -> str:
-    statements = queue_core.statements.for_schema("taskrow")  # type: ignore[attr-defined]
+    statements = queue_core.statements.for_schema("taskrow")
     sql = getattr(statements, which).text
     params: dict[str, object] = {
         "queues": ["default"],

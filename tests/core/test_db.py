@@ -44,7 +44,7 @@ def test_an_idle_connection_killed_on_the_server_side(
 def test_run_direct_shares_the_callers_transaction_and_translates_errors(
     db_url: str, engine: sa.Engine
 ) -> None:
-    now = queue_core.statements.for_schema("taskrow").now  # type: ignore[attr-defined]
+    now = queue_core.statements.for_schema("taskrow").now
     with engine.connect() as conn:
         assert not conn.in_transaction()  # run_direct begins one, as SQLAlchemy would
         queue_core.enqueue_many(conn, [queue_core.NewTask("direct")], schema="taskrow")

@@ -80,7 +80,7 @@ def test_the_round_statement_stays_short_enough_for_psycopg_to_cache(engine: Eng
     """psycopg re-parses longer statements at every run: a cost paid per round, per worker."""
     from psycopg import _queries
 
-    statement = queue_core.statements.for_schema("taskrow").sync  # type: ignore[attr-defined]
+    statement = queue_core.statements.for_schema("taskrow").sync
     sent = str(statement.compile(dialect=engine.dialect))
     assert len(sent) <= _queries.MAX_CACHED_STATEMENT_LENGTH
     assert len(statement.compile().params) <= _queries.MAX_CACHED_STATEMENT_PARAMS
