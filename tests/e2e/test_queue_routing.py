@@ -41,7 +41,7 @@ def test_routes_send_an_enqueue_without_queue_to_the_tasks_queue(
     worker = WorkerProcess(db_url, tmp_path / "worker.log", [*WORKER, "--poll-interval", "0.1"])
     try:
         routes = "send_email=emails, reports.refresh = reports"
-        with running_server(db_url, tmp_path, TASKROW_TASK_ROUTES=routes) as server:
+        with running_server(db_url, tmp_path, env={"TASKROW_TASK_ROUTES": routes}) as server:
             body = {"task": "send_email", "args": {"to": "ada@example.com", "subject": "Hi"}}
             routed = server.post("/v1/tasks", json=body, headers=bearer(token))
             assert routed.status_code == 202 and routed.json()["queue"] == "emails"
