@@ -17,8 +17,9 @@ from typing import Any
 
 import queue_core
 
-from .checker import Report, check, read_acknowledged, unfinished
+from .checker import check, read_acknowledged, unfinished
 from .cluster import Cluster
+from .report import Report
 
 #: Every table printed this session, shown again at the end of the pytest run.
 REPORTS: list[str] = []

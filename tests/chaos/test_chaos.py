@@ -6,8 +6,8 @@ mixed run is ``make soak`` (tests/chaos/soak.py)."""
 from __future__ import annotations
 
 from . import scenarios
-from .checker import Report
 from .cluster import Cluster
+from .report import Report
 from .scenarios import GOOD, MIXED_KINDS, POISONED, SLOW, Load
 
 

@@ -46,15 +46,15 @@ def curl(command: str, base: str, variables: dict[str, str]) -> requests.Respons
     words = shlex.split(command)
     assert words[0] == "curl", command
     method, url, headers, data, follow = "GET", "", {}, None, False
-    words = iter(words[1:])
-    for word in words:
+    rest = iter(words[1:])
+    for word in rest:
         if word == "-X":
-            method = next(words)
+            method = next(rest)
         elif word == "-H":
-            name, _, value = next(words).partition(": ")
+            name, _, value = next(rest).partition(": ")
             headers[name] = value
         elif word == "-d":
-            data, method = next(words), method if method != "GET" else "POST"
+            data, method = next(rest), method if method != "GET" else "POST"
         elif word.startswith("-"):
             assert set(word[1:]) <= set("siL"), f"an option this runner does not know: {word}"
             follow = follow or "L" in word

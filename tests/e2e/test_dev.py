@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
@@ -173,7 +174,7 @@ def test_dev_runs_the_whole_system_and_stops_cleanly(tmp_path: Path) -> None:
         dev.send_signal(signal.SIGINT)
         assert dev.wait(timeout=60) == 0
         for process in [*children, postgres]:
-            wait_for(lambda p=process: _gone(p), timeout=10, what=f"{process.pid} to exit")
+            wait_for(functools.partial(_gone, process), timeout=10, what=f"{process.pid} to exit")
         assert {folder: folder.stat().st_mode for folder in modes} == modes
     finally:
         if dev.poll() is None:
