@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck contracts pytest browser clean soak
+.PHONY: run test check lint typecheck contracts pytest browser clean soak
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "taskrow needs Python 3.11 or newer")'
@@ -19,6 +19,11 @@ run: $(STAMP)
 	$(BIN)/taskrow dev $(if $(PORT),--port $(PORT))
 
 test: lint typecheck contracts pytest
+
+# A fast subset for development: the same checks, then only the tests not marked slow (no
+# Chromium, PgBouncer, Patroni, chaos, wheel builds or end-to-end runs). `make test` runs all.
+check: lint typecheck contracts
+	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import time
 
+import pytest
 from flask import Flask
 from sqlalchemy.engine import Engine
 from werkzeug.test import TestResponse
@@ -64,6 +65,7 @@ def test_waiting_polls_hold_no_connection_and_answer_on_progress(
         assert time.monotonic() - changed_at < 2
 
 
+@pytest.mark.slow  # about 3 s
 def test_waits_beyond_the_bound_are_answered_at_once(make_app: MakeApp, key: str) -> None:
     app = make_app(max_waiting_requests=1)
     url = enqueue(app, key)

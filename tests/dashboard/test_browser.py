@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from flask import Flask
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy.engine import Engine
@@ -12,6 +13,8 @@ import queue_core
 
 from .conftest import MakeKey, new_context
 from .helpers import dead_task, queued_task, state_of
+
+pytestmark = pytest.mark.slow  # drives a headless Chromium
 
 Serve = Callable[[Flask], str]
 

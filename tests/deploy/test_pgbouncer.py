@@ -29,6 +29,8 @@ from ..support import wait_for
 from ..worker.conftest import ROOT, STARTUP_TIMEOUT, WorkerProcess
 from .conftest import Bouncer
 
+pytestmark = pytest.mark.slow  # a real PgBouncer in front of gunicorn and workers
+
 #: (pooling mode of PgBouncer, TASKROW_POOLER): what a deployment behind it sets.
 MODES: list[tuple[str, Pooler | None]] = [("transaction", "transaction"), ("session", None)]
 MODE_IDS = ["transaction", "session"]

@@ -10,11 +10,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 
 from ..api.conftest import running_server
 from ..support import wait_for
 from ..worker.conftest import ROOT, WorkerProcess
+
+pytestmark = pytest.mark.slow  # end to end: gunicorn and a worker process
 
 DOC = ROOT / "docs" / "api.md"
 TIMEOUT = 60

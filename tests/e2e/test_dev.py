@@ -24,6 +24,8 @@ from taskrow.embedded import SERVICE_USER, EmbeddedPostgres, binaries, free_port
 
 from ..support import wait_for
 
+pytestmark = pytest.mark.slow  # end to end: taskrow dev with its own Postgres
+
 
 @pytest.fixture(autouse=True)
 def _remove_embedded_data(tmp_path: Path) -> Iterator[None]:

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy.engine import Engine
 
 import queue_core
@@ -21,6 +22,8 @@ import queue_core
 from ..api.conftest import bearer, running_server
 from ..support import wait_for
 from ..worker.conftest import ROOT, WorkerProcess
+
+pytestmark = pytest.mark.slow  # end to end: gunicorn and worker processes
 
 TIMEOUT = 60
 WORKER = ["--app", "tests.e2e.readme_tasks", "--queues", "emails", "--poll-only"]

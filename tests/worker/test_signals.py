@@ -7,6 +7,7 @@ import os
 import signal
 from pathlib import Path
 
+import pytest
 from sqlalchemy.engine import Engine
 
 from queue_core import Task, TaskState
@@ -52,6 +53,7 @@ def test_sigkill_mid_task_another_worker_runs_it(
     )
 
 
+@pytest.mark.slow  # waits out a grace period, about 4 s
 def test_sigterm_finishes_in_flight_and_releases_the_rest(
     engine: Engine, start_worker: StartWorker, tmp_path: Path
 ) -> None:
