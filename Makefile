@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck contracts pytest browser clean soak
+.PHONY: run test check lint typecheck contracts pytest browser clean soak
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "taskrow needs Python 3.11 or newer")'
@@ -20,6 +20,11 @@ run: $(STAMP)
 
 test: lint typecheck contracts pytest
 
+# A fast subset for development: the same checks, then only the tests not marked slow (no
+# Chromium, PgBouncer, Patroni, chaos, wheel builds or end-to-end runs). `make test` runs all.
+check: lint typecheck contracts
+	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -30,8 +35,10 @@ typecheck: $(STAMP)
 contracts: $(STAMP)
 	$(BIN)/lint-imports
 
+# Line coverage of the four packages, subprocesses included (see [tool.coverage] in
+# pyproject.toml), printed at the end; no threshold.
 pytest: $(STAMP) browser ha-deps pgbouncer
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)
 
 # The dashboard is tested in a real headless Chromium: Debian's package, installed when missing
 # (as root, with apt-get); elsewhere install it yourself (e.g. `sudo apt-get install chromium`).
@@ -71,7 +78,7 @@ test-versions: $(STAMP)
 	  $(wildcard /usr/lib/postgresql/*/bin) $(if $(PYTEST_ARGS),-- $(PYTEST_ARGS))
 
 clean:
-	rm -rf $(VENV) .taskrow .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .taskrow .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.*
 
 # Mixed faults under load for SOAK_SECONDS (default 1800), then the chaos checker's table;
 # fails if anything acknowledged was lost, stuck or overwritten. See docs/reliability.md.

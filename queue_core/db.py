@@ -23,8 +23,9 @@ from .urls import parse_url
 
 #: What the state-machine functions accept: a Core connection, or an ORM session (its current
 #: transaction is used), scoped ones included (Flask-SQLAlchemy's ``db.session``). The caller
-#: owns the transaction: nothing here commits.
-Executor = Connection | Session | scoped_session[Session]
+#: owns the transaction: nothing here commits. A scoped session of any Session subclass
+#: (scoped_session is invariant in it; Flask-SQLAlchemy's is scoped_session[its Session]).
+Executor = Connection | Session | scoped_session[Any]
 
 
 def engine_url(url: str) -> sa.URL:
@@ -146,7 +147,8 @@ def _ping_idle_connections(engine: Engine) -> None:
 
 def connection_of(executor: Executor) -> Connection:
     if isinstance(executor, scoped_session):
-        return executor().connection()
+        session: Session = executor()
+        return session.connection()
     if isinstance(executor, Session):
         return executor.connection()
     return executor

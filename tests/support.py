@@ -9,7 +9,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 import sqlalchemy as sa
 
@@ -30,9 +30,14 @@ def database_url(server_url: str, database: str) -> str:
 
 
 def wait_for(
-    condition: Callable[[], T], *, timeout: float = 10.0, interval: float = 0.02, what: str = ""
+    condition: Callable[[], T | Literal[False] | None],
+    *,
+    timeout: float = 10.0,
+    interval: float = 0.02,
+    what: str = "",
 ) -> T:
-    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
+    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds.
+    Its value then, so ``lambda: (t := fetch()).done and t`` waits for and returns ``t``."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()

@@ -130,6 +130,8 @@ class AsyncPool:
                 self._loop.call_soon_threadsafe(self._stop.set)
         if self._thread is not None:
             self._thread.join(timeout=CLOSE_SECONDS + 1)  # a blocked loop: leave the daemon
+        if self._thread is None or not self._thread.is_alive():
+            self._loop.close()  # its selector and self-pipe sockets
 
     # -- the loop's thread ------------------------------------------------------------------
 

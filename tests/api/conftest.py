@@ -11,7 +11,8 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+import urllib.parse
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from ..support import wait_for
 from . import openapi_check
 
 MakeKey = Callable[..., str]
+MakeApp = Callable[..., Flask]
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -106,11 +108,14 @@ class CheckedSession(requests.Session):
         super().__init__()
         self.base = base
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def request(
+        self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
+    ) -> requests.Response:
         kwargs["allow_redirects"] = False  # every answer is seen (and checked) as sent
         kwargs.setdefault("timeout", 40)
         response = super().request(method, self.base + str(url), *args, **kwargs)
-        path = requests.utils.urlparse(response.request.url).path
+        assert response.request.url is not None
+        path = urllib.parse.urlparse(response.request.url).path
         openapi_check.check(
             str(method).upper(),
             path,
@@ -123,12 +128,16 @@ class CheckedSession(requests.Session):
 
 @contextlib.contextmanager
 def running_server(
-    db_url: str, folder: Path, *, args: tuple[str, ...] = (), **env: str
+    db_url: str,
+    folder: Path,
+    *,
+    args: tuple[str, ...] = (),
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[CheckedSession]:
     """``taskrow api`` (gunicorn, 2 gthread workers) on a free port, killed at exit; ``args``
-    are more options of ``taskrow api``."""
+    are more options of ``taskrow api``, ``env`` more environment variables."""
     port = free_port()
-    environ = {**os.environ, "TASKROW_DATABASE_URL": db_url, **env}
+    environ = {**os.environ, "TASKROW_DATABASE_URL": db_url, **(env or {})}
     log_path = folder / f"gunicorn-{port}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -167,7 +176,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 @pytest.fixture
 def server(db_url: str, tmp_path: Path) -> Iterator[CheckedSession]:
-    with running_server(db_url, tmp_path, TASKROW_QUEUE_DEPTH_LIMIT="20") as session:
+    with running_server(db_url, tmp_path, env={"TASKROW_QUEUE_DEPTH_LIMIT": "20"}) as session:
         yield session
 
 

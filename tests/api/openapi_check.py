@@ -23,8 +23,12 @@ def document() -> dict[str, Any]:
 
 
 @functools.cache
-def _registry() -> Registry:
-    return Registry().with_resource(URI, Resource.from_contents(document(), DRAFT202012))
+def _registry() -> Registry[Any]:
+    # Registry.with_resource has no return annotation
+    registry: Registry[Any] = Registry().with_resource(
+        URI, Resource.from_contents(document(), DRAFT202012)
+    )
+    return registry
 
 
 @functools.cache

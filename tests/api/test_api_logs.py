@@ -99,7 +99,7 @@ def test_text_lines_with_request_ids_and_no_secrets(
 ) -> None:
     token = make_key(tenant="acme")
     env = {**ENV, "TASKROW_QUEUE_DEPTH_LIMIT": "1"}
-    with running_server(db_url, tmp_path, args=("--log-format", "text"), **env) as http:
+    with running_server(db_url, tmp_path, args=("--log-format", "text"), env=env) as http:
         seen = exercise(http.base, engine, token)
         for status in (202, 429):
             body = {"task": "t", "queue": "full"}
@@ -132,7 +132,7 @@ def test_json_lines_carry_the_request_id_as_a_field(
     db_url: str, tmp_path: Path, engine: Engine, make_key: MakeKey
 ) -> None:
     token = make_key(tenant="acme")
-    with running_server(db_url, tmp_path, args=("--log-format", "json"), **ENV) as http:
+    with running_server(db_url, tmp_path, args=("--log-format", "json"), env=ENV) as http:
         seen = exercise(http.base, engine, token)
 
         def enqueued() -> list[dict[str, object]]:

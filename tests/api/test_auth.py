@@ -11,12 +11,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
+from werkzeug.test import TestResponse
 
 import queue_core
 from api import auth
 
 from . import openapi_check
-from .conftest import MakeKey, bearer, count_tasks
+from .conftest import MakeApp, MakeKey, bearer, count_tasks
 
 OPEN_ROUTES = {"/healthz", "/readyz", "/openapi.json"}
 SCOPE_OF = {"POST": "enqueue", "GET": "read", "DELETE": "manage"}
@@ -31,6 +32,7 @@ def api_routes(app: Flask) -> list[tuple[str, str, str]]:
     for rule in app.url_map.iter_rules():
         if rule.endpoint.split(".")[0] not in ("taskrow", "taskrow_meta", "taskrow_metrics"):
             continue
+        assert rule.methods is not None
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             found.append((method, rule.rule, rule.endpoint))
     return found
@@ -40,7 +42,7 @@ def concrete(rule: str, task_id: str) -> str:
     return re.sub(r"<[^>]+>", task_id, rule)
 
 
-def request(client: FlaskClient, method: str, path: str, headers: dict[str, str]):
+def request(client: FlaskClient, method: str, path: str, headers: dict[str, str]) -> TestResponse:
     body = {"tasks": [{"task": "t"}]} if path.endswith("/batch") else {"task": "t"}
     if method == "POST" and not path.endswith("/retry"):
         return client.open(path, method=method, json=body, headers=headers)
@@ -172,7 +174,9 @@ def test_key_inputs_are_validated(engine: Engine) -> None:
             queue_core.revoke_key(conn, "nope")
 
 
-def test_auth_off_is_explicit_and_logged(make_app, caplog: pytest.LogCaptureFixture) -> None:
+def test_auth_off_is_explicit_and_logged(
+    make_app: MakeApp, caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level(logging.WARNING, logger="api"):
         app = make_app(auth_enabled=False)
     assert any("api.auth_disabled" in r.getMessage() for r in caplog.records)

@@ -11,14 +11,17 @@ import pytest
 from flask import Flask, url_for
 from flask.testing import FlaskClient
 from sqlalchemy.engine import Engine
+from werkzeug.test import TestResponse
 
 import queue_core
 from api import records
 
-from .conftest import MakeKey, bearer, count_tasks
+from .conftest import MakeApp, MakeKey, bearer, count_tasks
 
 
-def enqueue(client: FlaskClient, key: str, body: dict[str, object] | None = None, **headers: str):
+def enqueue(
+    client: FlaskClient, key: str, body: dict[str, object] | None = None, **headers: str
+) -> TestResponse:
     return client.post(
         "/v1/tasks", json=body or {"task": "send_email"}, headers={**bearer(key), **headers}
     )
@@ -270,7 +273,7 @@ def test_batch_is_all_or_nothing(client: FlaskClient, key: str, engine: Engine) 
 
 
 def test_batch_larger_than_the_configured_maximum_is_422(
-    make_app, key: str, engine: Engine
+    make_app: MakeApp, key: str, engine: Engine
 ) -> None:
     client = make_app(max_batch=3).test_client()
     response = client.post(
@@ -281,7 +284,7 @@ def test_batch_larger_than_the_configured_maximum_is_422(
 
 
 def test_invalid_fields_are_422_naming_the_field(client: FlaskClient, key: str) -> None:
-    cases = {
+    cases: dict[str, dict[str, object]] = {
         "task": {"queue": "q"},
         "queue": {"task": "t", "queue": "Not A Queue"},
         "priority": {"task": "t", "priority": 1.5},
@@ -298,7 +301,9 @@ def test_invalid_fields_are_422_naming_the_field(client: FlaskClient, key: str) 
         assert response.get_json()["errors"][0]["field"] == field
 
 
-def test_bad_json_wrong_type_too_large_are_400_415_413(make_app, key: str, engine: Engine) -> None:
+def test_bad_json_wrong_type_too_large_are_400_415_413(
+    make_app: MakeApp, key: str, engine: Engine
+) -> None:
     client = make_app(max_body_bytes=1000).test_client()
     headers = {**bearer(key), "Content-Type": "application/json"}
     assert client.post("/v1/tasks", data=b"{nope", headers=headers).status_code == 400
@@ -313,7 +318,9 @@ def test_bad_json_wrong_type_too_large_are_400_415_413(make_app, key: str, engin
     assert count_tasks(engine) == 0
 
 
-def test_queue_depth_limit_is_429_with_retry_after(make_app, key: str, engine: Engine) -> None:
+def test_queue_depth_limit_is_429_with_retry_after(
+    make_app: MakeApp, key: str, engine: Engine
+) -> None:
     client = make_app(queue_depth_limit=2).test_client()
     assert enqueue(client, key, {"task": "t", "queue": "small"}).status_code == 202
     assert enqueue(client, key, {"task": "t", "queue": "small"}).status_code == 202

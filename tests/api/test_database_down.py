@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 import queue_core
 from queue_core import migrations
@@ -39,7 +40,7 @@ def create_key(url: str) -> str:
         engine.dispose()
 
 
-def timed_post(server: CheckedSession, key: str) -> tuple[float, object]:
+def timed_post(server: CheckedSession, key: str) -> tuple[float, requests.Response]:
     started = time.monotonic()
     response = server.post("/v1/tasks", json={"task": "t"}, headers=bearer(key))
     return time.monotonic() - started, response

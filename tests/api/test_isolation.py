@@ -17,6 +17,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.engine import Engine
+from werkzeug.test import TestResponse
 
 import api
 import queue_core
@@ -60,6 +61,7 @@ ALPHA_QUEUE, BETA_QUEUE = "payroll-alphacorp", "mail-betaworks"
 
 def routes(app: Flask) -> Iterator[tuple[str, str]]:
     for rule in app.url_map.iter_rules():
+        assert rule.methods is not None
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             yield method, rule.rule
 
@@ -158,7 +160,7 @@ def call(client: FlaskClient, method: str, path: str, token: str) -> tuple[Any, 
     return response, path + repr(kwargs)
 
 
-def answer_text(response: Any) -> str:
+def answer_text(response: TestResponse) -> str:
     return response.get_data(as_text=True) + "\n" + str(response.headers)
 
 

@@ -3,7 +3,7 @@ bad input is a one-line error with a non-zero exit."""
 
 from __future__ import annotations
 
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from flask.testing import FlaskClient
 
 from taskrow.cli import main
@@ -14,7 +14,7 @@ from .conftest import bearer
 def test_keys_cli_creates_lists_and_revokes(db_url: str, client: FlaskClient) -> None:
     runner = CliRunner()
 
-    def taskrow(*args: str):
+    def taskrow(*args: str) -> Result:
         return runner.invoke(main, list(args), env={"TASKROW_DATABASE_URL": db_url})
 
     created = taskrow("keys", "create", "--tenant", "acme", "--scope", "read", "--name", "ci")

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 import api
 from taskrow.embedded import free_port
@@ -18,7 +19,9 @@ from .conftest import CheckedClient, bearer, settings_for
 MIB = 1024 * 1024
 
 
-def post(client: FlaskClient, key: str, body: Any, path: str = "/v1/tasks", **headers: str):
+def post(
+    client: FlaskClient, key: str, body: Any, path: str = "/v1/tasks", **headers: str
+) -> TestResponse:
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
     headers = {**bearer(key), "Content-Type": "application/json", **headers}
     return client.post(path, data=data, headers=headers)
@@ -32,9 +35,10 @@ def padded(size: int) -> bytes:
 
 def nested(depth: int) -> dict[str, Any]:
     """``depth`` objects, each inside the last (the outermost is the args object itself)."""
-    value: Any = 1
+    value: dict[str, Any] | int = 1
     for _ in range(depth):
         value = {"a": value}
+    assert isinstance(value, dict)
     return value
 
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import concurrent.futures
 import time
 
+import pytest
 from flask import Flask
 from sqlalchemy.engine import Engine
+from werkzeug.test import TestResponse
 
 import queue_core
 
 from ..support import wait_for
-from .conftest import bearer
+from .conftest import MakeApp, bearer
 
 
 def enqueue(app: Flask, key: str) -> str:
@@ -20,13 +22,13 @@ def enqueue(app: Flask, key: str) -> str:
     return str(response.headers["Location"])
 
 
-def timed_get(app: Flask, key: str, url: str) -> tuple[float, object]:
+def timed_get(app: Flask, key: str, url: str) -> tuple[float, TestResponse]:
     started = time.monotonic()
     response = app.test_client().get(url, headers=bearer(key))
     return time.monotonic() - started, response
 
 
-def test_wait_answers_after_the_wait_when_nothing_changes(make_app, key: str) -> None:
+def test_wait_answers_after_the_wait_when_nothing_changes(make_app: MakeApp, key: str) -> None:
     app = make_app()
     url = enqueue(app, key)
     elapsed, response = timed_get(app, key, f"{url}?wait=0.5")
@@ -35,7 +37,7 @@ def test_wait_answers_after_the_wait_when_nothing_changes(make_app, key: str) ->
 
 
 def test_waiting_polls_hold_no_connection_and_answer_on_progress(
-    make_app, key: str, engine: Engine
+    make_app: MakeApp, key: str, engine: Engine
 ) -> None:
     app = make_app(pool_size=1, pool_overflow=0, max_waiting_requests=8)  # one connection
     url = enqueue(app, key)
@@ -63,7 +65,8 @@ def test_waiting_polls_hold_no_connection_and_answer_on_progress(
         assert time.monotonic() - changed_at < 2
 
 
-def test_waits_beyond_the_bound_are_answered_at_once(make_app, key: str) -> None:
+@pytest.mark.slow  # about 3 s
+def test_waits_beyond_the_bound_are_answered_at_once(make_app: MakeApp, key: str) -> None:
     app = make_app(max_waiting_requests=1)
     url = enqueue(app, key)
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
@@ -78,7 +81,9 @@ def test_waits_beyond_the_bound_are_answered_at_once(make_app, key: str) -> None
         assert first.result(timeout=10)[0] >= 2.5
 
 
-def test_wait_on_a_finished_task_answers_at_once(make_app, key: str, engine: Engine) -> None:
+def test_wait_on_a_finished_task_answers_at_once(
+    make_app: MakeApp, key: str, engine: Engine
+) -> None:
     app = make_app()
     url = enqueue(app, key)
     app.test_client().delete(url, headers=bearer(key))

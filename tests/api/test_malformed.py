@@ -7,6 +7,7 @@ import io
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.engine import Engine
+from werkzeug.test import TestResponse
 
 from .conftest import bearer, count_tasks
 
@@ -19,7 +20,7 @@ SQLISH = [
 ]
 
 
-def post(client: FlaskClient, key: str, data: bytes, path: str = "/v1/tasks"):
+def post(client: FlaskClient, key: str, data: bytes, path: str = "/v1/tasks") -> TestResponse:
     return client.post(path, data=data, headers={**bearer(key), "Content-Type": "application/json"})
 
 

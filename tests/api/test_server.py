@@ -7,6 +7,7 @@ import select
 import socket
 import uuid
 
+import requests
 from sqlalchemy.engine import Engine
 
 import queue_core
@@ -14,7 +15,7 @@ import queue_core
 from .conftest import CheckedSession, MakeKey, bearer, count_tasks
 
 
-def post(server: CheckedSession, key: str, body: object, **headers: str):
+def post(server: CheckedSession, key: str, body: object, **headers: str) -> requests.Response:
     return server.post("/v1/tasks", json=body, headers={**bearer(key), **headers})
 
 
@@ -99,7 +100,7 @@ def test_every_contract_row_over_a_socket(
 def test_twenty_concurrent_posts_with_one_idempotency_key_make_one_task(
     server: CheckedSession, key: str, engine: Engine
 ) -> None:
-    def send(_: int):
+    def send(_: int) -> requests.Response:
         return post(
             server,
             key,

@@ -100,7 +100,7 @@ def test_twenty_concurrent_enqueuers_per_tenant_never_overshoot(
     answers: Counter[tuple[str, int]] = Counter()
     lock = threading.Lock()
     env = {"TASKROW_QUEUE_DEPTH_LIMIT": str(limits[ALPHA]), "TASKROW_POOL_SIZE": "12"}
-    with running_server(db_url, tmp_path, **env) as http:
+    with running_server(db_url, tmp_path, env=env) as http:
         start = threading.Barrier(40)
 
         def enqueuer(tenant: str) -> None:

@@ -17,6 +17,8 @@ from taskrow.cli import main
 
 from ..support import PostgresServer
 
+pytestmark = pytest.mark.slow  # runs the benchmark scenarios
+
 TINY = ["--repeat", "1", "--layout", "1x4"]
 CASES = {
     "async-drain": ["--tasks", "60", *TINY],

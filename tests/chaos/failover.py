@@ -98,11 +98,22 @@ class HaCluster(Cluster):
         slot.started()
         slot.process = spawn(command, env, self.folder / f"worker-{slot.index}.log")
 
-    def add_workers(self, count: int, *extra: str, concurrency: int = 4) -> None:
-        """Started once each has logged ``worker.started`` (no proxy counts connections)."""
+    def add_workers(
+        self,
+        count: int,
+        *extra: str,
+        concurrency: int = 4,
+        app: str = "tests.chaos.handlers",
+        via_bouncer: bool = False,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        """Started once each has logged ``worker.started`` (no proxy counts connections; this
+        cluster has no PgBouncer, and its workers' environment is its own)."""
+        if via_bouncer or env:
+            raise ValueError("the failover cluster has no PgBouncer and takes no extra env")
         first = len(self.workers)
         for _ in range(count):
-            args = ["--app", "tests.chaos.handlers", "--queues", "default"]
+            args = ["--app", app, "--queues", "default"]
             args += ["--concurrency", str(concurrency), "--lease", f"{self.lease:g}"]
             args += ["--poll-interval", "0.5", "--grace", "1", *extra]
             slot = WorkerSlot(len(self.workers), self._link(), args)

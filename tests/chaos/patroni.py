@@ -26,14 +26,17 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeVar
 
 import psutil
 import psycopg
 
 from taskrow import embedded
 from taskrow.embedded import free_port
+
+T = TypeVar("T")
 
 PATRONI = "patroni"
 ETCD = "etcd"
@@ -336,7 +339,12 @@ def _get_json(url: str) -> Any:
         return None
 
 
-def _wait(condition: Any, timeout: float, what: str, cluster: PatroniCluster) -> Any:
+def _wait(
+    condition: Callable[[], T | Literal[False] | None],
+    timeout: float,
+    what: str,
+    cluster: PatroniCluster,
+) -> T:
     deadline = time.monotonic() + timeout
     while True:
         value = condition()

@@ -20,8 +20,9 @@ import sqlalchemy as sa
 
 import queue_core
 
-from .checker import Report, check, check_slots, read_acknowledged, slots_unfinished, unfinished
+from .checker import check, check_slots, read_acknowledged, slots_unfinished, unfinished
 from .cluster import Cluster
+from .report import Report
 
 #: Every table printed this session, shown again at the end of the pytest run.
 REPORTS: list[str] = []

@@ -5,11 +5,15 @@ mixed run is ``make soak`` (tests/chaos/soak.py)."""
 
 from __future__ import annotations
 
+import pytest
+
 from . import scenarios
-from .checker import Report
 from .cluster import Cluster
 from .periodic_handlers import TICK
+from .report import Report
 from .scenarios import GOOD, MIXED_KINDS, POISONED, REDRIVABLE, SLOW, Load
+
+pytestmark = pytest.mark.slow  # the chaos suite: faults under load
 
 
 def assert_sound(report: Report, *, check_recovery: bool = True) -> None:

@@ -22,6 +22,8 @@ from .failover import FAILOVER, LAG_SECONDS, HaCluster, run_failovers, switch_te
 from .patroni import PatroniCluster, missing_programs
 from .test_chaos import assert_sound
 
+pytestmark = pytest.mark.slow  # failover on a Patroni cluster
+
 
 @pytest.fixture
 def ha_cluster(tmp_path: Path) -> Iterator[HaCluster]:

@@ -10,12 +10,15 @@ drain, so recovery grows with the backlog instead of staying within lease + 2 s.
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 import queue_core
 
 from ..support import wait_for
 from .cluster import Cluster
+
+pytestmark = pytest.mark.slow  # the chaos suite: faults under load
 
 LONG_MS = 15000
 BACKLOG = 80

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 import sqlalchemy as sa
 
 import queue_core
@@ -21,6 +22,8 @@ from queue_core import NewTask
 
 from . import scenarios
 from .cluster import Cluster
+
+pytestmark = pytest.mark.slow  # the chaos suite: a long transaction under load
 
 PHASE_SECONDS = 4.0
 BATCH = 200

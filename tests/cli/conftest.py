@@ -77,7 +77,8 @@ class Watch:
         finally:
             self.process.kill()
         self.reader.join(TIMEOUT)
-        assert self.process.stderr is not None
+        assert self.process.stdout is not None and self.process.stderr is not None
+        self.process.stdout.close()  # the reader has seen its end
         stderr = self.process.stderr.read()
         self.process.stderr.close()
         return Result(self.process.returncode, "\n".join(self.lines), stderr)
@@ -168,6 +169,9 @@ class Cli:
             if process.poll() is None:
                 process.kill()
                 process.wait(TIMEOUT)
+            for stream in (process.stdout, process.stderr):
+                if stream is not None:
+                    stream.close()
 
     def run(self, *args: Arg) -> Result:
         return self.run_all([args])[0]

@@ -6,12 +6,14 @@ from __future__ import annotations
 import socket
 
 import click
+import pytest
 
 from taskrow import cli_ops
 
 from .conftest import Cli, Seeder, base_env, collect
 
 
+@pytest.mark.slow  # many taskrow commands, about 4 s
 def test_bad_and_hostile_input_is_refused_and_writes_nothing(cli: Cli, seed: Seeder) -> None:
     before = seed.dead("q")
     cases: list[tuple[list[str | bytes], int, str]] = [

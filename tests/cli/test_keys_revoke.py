@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from .conftest import Cli
 
 
@@ -29,6 +31,7 @@ def test_revoke_by_the_whole_key_prints_only_its_id(cli: Cli) -> None:
     assert row[-1] == "UTC", f"a revoked time in the REVOKED column: {row}"
 
 
+@pytest.mark.slow  # many taskrow commands, about 3 s
 def test_revoke_errors_never_repeat_a_secret(cli: Cli) -> None:
     token = cli.run("keys", "create").stdout.strip()
     secret = token[21:]

@@ -42,10 +42,10 @@ def test_piped_tables_are_plain_text_with_their_headings_and_values(cli: Cli, se
     fields = dict(line.split(None, 1) for line in outputs[2].splitlines())
     assert (fields["state"], fields["error"]) == ("dead", "ValueError: boom")
 
-    header, row = (line.split() for line in outputs[3].splitlines())
-    assert header == ["ID", "TENANT", "SCOPES", "QUEUES", "NAME", "CREATED", "REVOKED"]
-    assert row[:5] == [token[4:20], "acme", "enqueue,read,manage", "*", "ci"]
-    assert row[-1] == "-"
+    headings, key_row = (line.split() for line in outputs[3].splitlines())
+    assert headings == ["ID", "TENANT", "SCOPES", "QUEUES", "NAME", "CREATED", "REVOKED"]
+    assert key_row[:5] == [token[4:20], "acme", "enqueue,read,manage", "*", "ci"]
+    assert key_row[-1] == "-"
 
 
 def test_states_are_coloured_on_a_terminal_unless_no_color(cli: Cli, seed: Seeder) -> None:

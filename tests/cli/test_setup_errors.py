@@ -3,6 +3,7 @@ dashboard secret for `taskrow api`, an unknown migration revision, an unasked-fo
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 import queue_core
@@ -38,6 +39,7 @@ def test_an_unknown_revision_is_one_line(empty_db_url: str) -> None:
     assert _revision(empty_db_url) is None  # nothing was created
 
 
+@pytest.mark.slow  # several taskrow commands, about 5 s
 def test_an_older_revision_is_a_downgrade_refused_unless_asked(db_url: str) -> None:
     cli = Cli({**base_env(), "TASKROW_DATABASE_URL": db_url})
     head = migrations.head_revision()

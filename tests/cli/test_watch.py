@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import signal
 
+import pytest
+
 import queue_core
 from queue_core import Task, TaskState
 
@@ -32,6 +34,7 @@ def test_watch_shows_stored_progress_and_exits_0_on_success(cli: Cli, seed: Seed
     assert lines[-1] == 'succeeded  result: {"copied": 4}'
 
 
+@pytest.mark.slow  # waits out a watch timeout, about 4 s
 def test_watch_exit_codes_dead_cancelled_timeout_interrupted(cli: Cli, seed: Seeder) -> None:
     doomed = seed.queued(queue="d", max_attempts=1)
     dropped = seed.queued(queue="c")

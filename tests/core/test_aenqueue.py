@@ -12,7 +12,7 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 import queue_core
 from queue_core import (
@@ -122,11 +122,12 @@ def test_idempotency_and_typed_errors_match_the_sync_api(engine: Engine, db_url:
         async with engine_.begin() as conn:
             found["again"] = await queue_core.aenqueue(conn, "t", {"n": 1}, idempotency_key="key")
         found["first"] = first
-        for name, call in {
+        calls: dict[str, Callable[[AsyncConnection], Awaitable[object]]] = {
             "conflict": lambda c: queue_core.aenqueue(c, "t", {"n": 2}, idempotency_key="key"),
             "invalid": lambda c: queue_core.aenqueue(c, "t", {"n": 1}, max_attempts=0),
             "missing": lambda c: queue_core.aget(c, first.id, tenant="someone-else"),
-        }.items():
+        }
+        for name, call in calls.items():
             try:
                 async with engine_.begin() as conn:
                     await call(conn)

@@ -21,7 +21,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, multip
 from sqlalchemy.engine import Engine
 
 import queue_core
-from queue_core import Failure, Lease, LeaseLost, TaskState
+from queue_core import Failure, Lease, LeaseLost, LeaseToken, TaskId, TaskState
 
 
 @dataclasses.dataclass
@@ -29,7 +29,7 @@ class Model:
     state: TaskState
     attempts: int
     max_attempts: int
-    token: uuid.UUID | None = None
+    token: LeaseToken | None = None
     expired: bool = False
     cancel_requested: bool = False
 
@@ -41,12 +41,12 @@ class QueueMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.model: dict[uuid.UUID, Model] = {}
+        self.model: dict[TaskId, Model] = {}
         with self.engine.begin() as conn:
             conn.execute(sa.text("TRUNCATE taskrow.tasks"))
 
     @rule(target=ids, max_attempts=st.integers(1, 3))
-    def enqueue(self, max_attempts: int) -> uuid.UUID:
+    def enqueue(self, max_attempts: int) -> TaskId:
         with self.engine.begin() as conn:
             task = queue_core.enqueue(conn, "t", max_attempts=max_attempts)
         self.model[task.id] = Model(TaskState.QUEUED, 0, max_attempts)
@@ -95,7 +95,7 @@ class QueueMachine(RuleBasedStateMachine):
         # same tasks when hypothesis replays a case (the ids themselves are random).
         held = [Lease(i, m.token) for i, m in self.model.items() if m.token is not None]
         if stale and self.model:
-            held.append(Lease(next(iter(self.model)), uuid.uuid4()))  # type: ignore[arg-type]
+            held.append(Lease(next(iter(self.model)), LeaseToken(uuid.uuid4())))
         positions = st.lists(st.integers(0, 7), max_size=3)
         pick = [held[i % len(held)] for i in data.draw(positions)] if held else []
         successes = _distinct(pick, ())
@@ -211,7 +211,7 @@ class QueueMachine(RuleBasedStateMachine):
 
     @rule()
     def heartbeat_everything(self) -> None:
-        held = [Lease(i, m.token) for i, m in self.model.items() if m.token]  # type: ignore[arg-type]
+        held = [Lease(i, m.token) for i, m in self.model.items() if m.token]
         with self.engine.begin() as conn:
             beat = queue_core.heartbeat(conn, held)
         assert set(beat.held) == {lease.task_id for lease in held} and not beat.lost
@@ -233,7 +233,7 @@ class QueueMachine(RuleBasedStateMachine):
                 m.expired = True
 
     @rule(task_id=ids)
-    def cancel(self, task_id: uuid.UUID) -> None:
+    def cancel(self, task_id: TaskId) -> None:
         m = self.model.get(task_id)
         try:
             with self.engine.begin() as conn:
@@ -252,7 +252,7 @@ class QueueMachine(RuleBasedStateMachine):
         assert task.state is m.state
 
     @rule(task_id=ids)
-    def retry(self, task_id: uuid.UUID) -> None:
+    def retry(self, task_id: TaskId) -> None:
         m = self.model.get(task_id)
         try:
             with self.engine.begin() as conn:

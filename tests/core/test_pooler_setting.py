@@ -30,7 +30,7 @@ def test_the_async_engine_takes_the_same_switch(db_url: str) -> None:
     async def thresholds() -> list[object]:
         found = []
         for pooler in ("transaction", "none"):
-            engine = queue_core.create_async_engine(db_url, pooler=pooler)  # type: ignore[arg-type]
+            engine = queue_core.create_async_engine(db_url, pooler=pooler)
             try:
                 async with engine.connect() as conn:
                     raw = await conn.get_raw_connection()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
@@ -35,11 +36,12 @@ def dead_task(engine: Engine, *, queue: str = "emails", tenant: str = "default")
         return queue_core.get(conn, task.id)
 
 
-def queued_task(engine: Engine, *, queue: str = "emails", **options: object) -> Task:
+def queued_task(engine: Engine, *, queue: str = "emails", **options: Any) -> Task:
+    """A send_email task on ``queue``; ``options`` are more keywords of queue_core.enqueue."""
     with engine.begin() as conn:
         return queue_core.enqueue(
             conn, "send_email", {"to": "b@example.com"}, queue=queue, **options
-        )  # type: ignore[arg-type]
+        )
 
 
 def state_of(engine: Engine, task: Task) -> str:

@@ -13,6 +13,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.engine import Engine
+from werkzeug.test import TestResponse
 
 import api
 import queue_core
@@ -22,15 +23,15 @@ from .conftest import SECRET, MakeKey
 from .helpers import csrf_token, dead_task, queued_task, state_of
 
 
-def login(client: FlaskClient, token: str, next_url: str | None = None) -> object:
+def login(client: FlaskClient, token: str, next_url: str | None = None) -> TestResponse:
     form = {"api_key": token, "csrf_token": csrf_token(client.get("/dashboard/login").text)}
     if next_url is not None:
         form["next"] = next_url
     return client.post("/dashboard/login", data=form)
 
 
-def set_cookie_header(response: object) -> str:
-    headers = response.headers.getlist("Set-Cookie")  # type: ignore[attr-defined]
+def set_cookie_header(response: TestResponse) -> str:
+    headers = response.headers.getlist("Set-Cookie")
     [cookie] = [h for h in headers if h.startswith("taskrow_dashboard=")]
     return cookie
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from flask import Flask
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy.engine import Engine
@@ -12,6 +13,8 @@ import queue_core
 
 from .conftest import MakeKey, new_context
 from .helpers import dead_task, queued_task, state_of
+
+pytestmark = pytest.mark.slow  # drives a headless Chromium
 
 Serve = Callable[[Flask], str]
 
@@ -86,7 +89,8 @@ def test_a_post_without_the_csrf_token_changes_nothing(
     log_in(page, base, manage_key)
     expect(page.locator("h1")).to_have_text("Queues")
     # The browser's own cookies go along; only the hidden token is missing or wrong.
-    for form in ({}, {"csrf_token": "not-the-token"}):
+    forms: list[dict[str, str | float | bool]] = [{}, {"csrf_token": "not-the-token"}]
+    for form in forms:
         answer = context.request.post(f"{base}/dashboard/tasks/{dead.id}/retry", form=form)
         assert answer.status == 400
         assert "nothing was changed" in answer.text()

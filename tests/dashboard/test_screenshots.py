@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from flask import Flask
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy.engine import Connection, Engine
@@ -20,6 +21,8 @@ from queue_core import Failure, NewTask, Task
 
 from .conftest import MakeKey, new_context
 from .test_browser import Serve, log_in
+
+pytestmark = pytest.mark.slow  # drives a headless Chromium
 
 _TRACEBACK = """Traceback (most recent call last):
   File "/srv/app/handlers/billing.py", line 41, in charge_card

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 import queue_core
-from queue_core import migrations
+from queue_core import Pooler, migrations
 from taskrow.embedded import free_port
 from worker.recorder import RoundConnection
 
@@ -30,8 +30,10 @@ from ..support import PostgresServer, wait_for
 from ..worker.conftest import ROOT, STARTUP_TIMEOUT, WorkerProcess
 from .conftest import Bouncer, PgBouncer, pgbouncer_program
 
+pytestmark = pytest.mark.slow  # a real PgBouncer in front of gunicorn and workers
+
 #: (pooling mode of PgBouncer, TASKROW_POOLER): what a deployment behind it sets.
-MODES = [("transaction", "transaction"), ("session", None)]
+MODES: list[tuple[str, Pooler | None]] = [("transaction", "transaction"), ("session", None)]
 MODE_IDS = ["transaction", "session"]
 #: Lines no healthy run logs (gunicorn's access log lines are INFO-free "GET ..." lines).
 # Levels as the log formats print them (a logger's name such as gunicorn.error is no trouble).
@@ -93,14 +95,14 @@ def succeeded(engine: Engine) -> int:
 
 @pytest.mark.parametrize(("mode", "pooler"), MODES, ids=MODE_IDS)
 def test_the_api_contract_and_the_dashboard_through_pgbouncer(
-    pgbouncer: Bouncer, db_url: str, tmp_path: Path, mode: str, pooler: str | None
+    pgbouncer: Bouncer, db_url: str, tmp_path: Path, mode: str, pooler: Pooler | None
 ) -> None:
     url = pgbouncer(mode).via(db_url)
     engine = queue_core.create_engine(url, pool_size=2, pooler=pooler or "none")
     env = env_for(pooler, TASKROW_SECRET_KEY="s" * 32, TASKROW_DASHBOARD_SECURE_COOKIE="off")
     try:
         key = make_key(engine, scopes=["enqueue", "read", "manage"])
-        with running_server(url, tmp_path, **env) as server:
+        with running_server(url, tmp_path, env=env) as server:
             accepted = post(server, key, {"task": "send", "args": {"n": 1}})
             assert accepted.status_code == 202
             status_url = accepted.headers["Location"]
@@ -149,7 +151,12 @@ def test_the_api_contract_and_the_dashboard_through_pgbouncer(
 
 @pytest.mark.parametrize(("mode", "pooler"), MODES, ids=MODE_IDS)
 def test_400_http_enqueues_drained_by_a_worker_through_pgbouncer(
-    pgbouncer: Bouncer, db_url: str, engine: Engine, tmp_path: Path, mode: str, pooler: str | None
+    pgbouncer: Bouncer,
+    db_url: str,
+    engine: Engine,
+    tmp_path: Path,
+    mode: str,
+    pooler: Pooler | None,
 ) -> None:
     """What failed before: 400 HTTP enqueues through a transaction pooler, 166 answered 503."""
     url = pgbouncer(mode).via(db_url)
@@ -166,7 +173,7 @@ def test_400_http_enqueues_drained_by_a_worker_through_pgbouncer(
     try:
         wakeup = "poll" if pooler == "transaction" else "listen"
         assert f"wakeup={wakeup}" in worker.text()
-        with running_server(url, tmp_path, **env_for(pooler)) as server:
+        with running_server(url, tmp_path, env=env_for(pooler)) as server:
 
             def one(i: int) -> int:
                 return post(server, key, {"task": "noop", "args": {}}).status_code

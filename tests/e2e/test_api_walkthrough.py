@@ -10,11 +10,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 
 from ..api.conftest import running_server
 from ..support import wait_for
 from ..worker.conftest import ROOT, WorkerProcess
+
+pytestmark = pytest.mark.slow  # end to end: gunicorn and a worker process
 
 DOC = ROOT / "docs" / "api.md"
 TIMEOUT = 60
@@ -46,15 +49,15 @@ def curl(command: str, base: str, variables: dict[str, str]) -> requests.Respons
     words = shlex.split(command)
     assert words[0] == "curl", command
     method, url, headers, data, follow = "GET", "", {}, None, False
-    words = iter(words[1:])
-    for word in words:
+    rest = iter(words[1:])
+    for word in rest:
         if word == "-X":
-            method = next(words)
+            method = next(rest)
         elif word == "-H":
-            name, _, value = next(words).partition(": ")
+            name, _, value = next(rest).partition(": ")
             headers[name] = value
         elif word == "-d":
-            data, method = next(words), method if method != "GET" else "POST"
+            data, method = next(rest), method if method != "GET" else "POST"
         elif word.startswith("-"):
             assert set(word[1:]) <= set("siL"), f"an option this runner does not know: {word}"
             follow = follow or "L" in word

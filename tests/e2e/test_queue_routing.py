@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy.engine import Engine
 
 import queue_core
@@ -21,6 +22,8 @@ import queue_core
 from ..api.conftest import bearer, running_server
 from ..support import wait_for
 from ..worker.conftest import ROOT, WorkerProcess
+
+pytestmark = pytest.mark.slow  # end to end: gunicorn and worker processes
 
 TIMEOUT = 60
 WORKER = ["--app", "tests.e2e.readme_tasks", "--queues", "emails", "--poll-only"]
@@ -41,7 +44,7 @@ def test_routes_send_an_enqueue_without_queue_to_the_tasks_queue(
     worker = WorkerProcess(db_url, tmp_path / "worker.log", [*WORKER, "--poll-interval", "0.1"])
     try:
         routes = "send_email=emails, reports.refresh = reports"
-        with running_server(db_url, tmp_path, TASKROW_TASK_ROUTES=routes) as server:
+        with running_server(db_url, tmp_path, env={"TASKROW_TASK_ROUTES": routes}) as server:
             body = {"task": "send_email", "args": {"to": "ada@example.com", "subject": "Hi"}}
             routed = server.post("/v1/tasks", json=body, headers=bearer(token))
             assert routed.status_code == 202 and routed.json()["queue"] == "emails"

@@ -8,12 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 import queue_core
 
 from ..api.conftest import bearer, running_server
 from ..worker.conftest import ROOT, WorkerProcess
+
+pytestmark = pytest.mark.slow  # end to end: gunicorn and a worker process
 
 NOT_MIGRATED = "urn:taskrow:problem:schema-not-migrated"
 TIMEOUT = 60

@@ -22,6 +22,8 @@ from ..core.test_urls import dead_port, hosts_url
 from ..support import wait_for
 from ..worker.conftest import STARTUP_TIMEOUT, TIMEOUT, WorkerProcess
 
+pytestmark = pytest.mark.slow  # a primary and a standby, switched under a worker
+
 READ_WRITE = "?target_session_attrs=read-write"
 
 

@@ -18,9 +18,11 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+import queue_core.db
 import queue_core.steps
 
 from ..support import wait_for
@@ -98,17 +100,17 @@ def before_statement(engine: Engine, fragment: str, action: Callable[[], None]) 
 
     # Statements run through SQLAlchemy fire its event; queue_core's steps run theirs on the
     # psycopg connection underneath (run_direct), so that door is watched too.
-    direct = queue_core.steps.run_direct
+    direct = queue_core.db.run_direct  # what queue_core.steps imported
 
     def watched(executor: Any, statement: Any, params: Any) -> Any:
         hook(None, None, str(statement), params)
         return direct(executor, statement, params)
 
     sa.event.listen(engine, "before_cursor_execute", hook)
-    queue_core.steps.run_direct = watched  # type: ignore[assignment]
     try:
-        yield
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(queue_core.steps, "run_direct", watched)
+            yield
     finally:
-        queue_core.steps.run_direct = direct  # type: ignore[assignment]
         sa.event.remove(engine, "before_cursor_execute", hook)
     assert done, f"no statement containing {fragment!r} ran"

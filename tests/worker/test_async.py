@@ -180,6 +180,7 @@ def test_timeout_cancels_the_coroutine_at_the_deadline(
     proc.wait_log(f"task.timed_out task_id={task.id}")
 
 
+@pytest.mark.slow  # blocks a loop for seconds, about 6 s
 def test_a_blocked_loop_is_logged_and_freezes_neither_rounds_nor_heartbeats(
     engine: Engine, start_worker: StartWorker
 ) -> None:

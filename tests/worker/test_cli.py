@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
 import requests
 from sqlalchemy.engine import Engine
 
-from queue_core import TaskState
+from queue_core import Task, TaskState
 from taskrow.embedded import free_port
 
 from ..support import wait_for
@@ -63,7 +64,7 @@ def test_metrics_count_transitions(engine: Engine, start_worker: StartWorker) ->
     tasks = [enqueue(engine, "echo", {"i": i}) for i in range(3)]
     start_worker("--metrics-port", str(port))
     for task in tasks:
-        wait_for(lambda t=task: fetch(engine, t).state is TaskState.SUCCEEDED, timeout=TIMEOUT)
+        wait_for(functools.partial(succeeded, engine, task), timeout=TIMEOUT)
 
     def scraped() -> str:
         return requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
@@ -72,3 +73,7 @@ def test_metrics_count_transitions(engine: Engine, start_worker: StartWorker) ->
     wait_for(lambda: line in scraped(), timeout=TIMEOUT, what=line)
     assert "taskrow_worker_tasks_in_flight 0.0" in scraped()
     assert 'taskrow_worker_task_duration_seconds_count{task="echo"} 3.0' in scraped()
+
+
+def succeeded(engine: Engine, task: Task) -> bool:
+    return fetch(engine, task).state is TaskState.SUCCEEDED

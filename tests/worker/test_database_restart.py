@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
+from sqlalchemy.engine import Engine
+
 import queue_core
-from queue_core import TaskState, migrations
+from queue_core import Task, TaskState, migrations
 from taskrow.embedded import EmbeddedPostgres
 
 from ..support import wait_for
@@ -17,8 +20,8 @@ def test_every_task_succeeds_across_a_postgres_restart(
 ) -> None:
     server = EmbeddedPostgres(tmp_path / "pg")
     url = server.start()
+    engine = queue_core.create_engine(url)
     try:
-        engine = queue_core.create_engine(url)
         migrations.upgrade(engine)
         release = tmp_path / "release"
         blocked = [enqueue(engine, "block", {"release": str(release)}) for _ in range(3)]
@@ -36,7 +39,7 @@ def test_every_task_succeeds_across_a_postgres_restart(
         server.start()
         for task in blocked + quick:
             done = wait_for(
-                lambda t=task: (x := fetch(engine, t)).state.finished and x,
+                functools.partial(finished, engine, task),
                 timeout=TIMEOUT,
                 what="every task to finish",
             )
@@ -44,4 +47,11 @@ def test_every_task_succeeds_across_a_postgres_restart(
         proc.wait_log("database.recovered")
         assert proc.process.poll() is None  # it never exited
     finally:
+        engine.dispose()  # its connections, closed rather than left to the garbage collector
         server.stop(mode="immediate")
+
+
+def finished(engine: Engine, task: Task) -> Task | None:
+    """The task once it has finished, else None."""
+    current = fetch(engine, task)
+    return current if current.state.finished else None

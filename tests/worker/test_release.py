@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import signal
 from pathlib import Path
 
@@ -20,7 +21,9 @@ def test_a_hanging_handler_ends_dead_across_rolling_restarts(
     task = enqueue(engine, "block", {"release": str(tmp_path / "never")}, max_attempts=2)
     for attempt in (1, 2):
         proc = start_worker("--grace", "0")
-        wait_for(lambda p=proc: running_on(engine, task, p.pid), what="running", timeout=TIMEOUT)
+        wait_for(
+            functools.partial(running_on, engine, task, proc.pid), what="running", timeout=TIMEOUT
+        )
         assert fetch(engine, task).attempts == attempt  # ctx.attempt grows across restarts
         proc.process.send_signal(signal.SIGTERM)
         assert proc.wait_exit() == 3

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from queue_core import Claimed, LeaseToken, TaskId, TaskState
 from worker.jobs import Job
 from worker.outcome import MAX_RESULT_BYTES, Failed, Succeeded, checked_result
-from worker.recorder import round_share
+from worker.recorder import Done, round_share
 
 from .conftest import StartWorker, enqueue
 from .test_running import ended
@@ -60,7 +60,7 @@ def test_the_limit_counts_bytes_of_json() -> None:
 
 
 def test_rounds_are_split_by_the_size_of_their_results() -> None:
-    done = [(_job(), Succeeded("r", size)) for size in (40, 30, 30, 100, 5)]
+    done: list[Done] = [(_job(), Succeeded("r", size)) for size in (40, 30, 30, 100, 5)]
     assert round_share(done, budget=100) == done[:3]
     assert round_share(done[3:], budget=100) == done[3:4]  # alone over budget: still written
     assert round_share(done[4:], budget=100) == done[4:]

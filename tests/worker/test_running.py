@@ -7,6 +7,7 @@ import itertools
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -82,6 +83,7 @@ def test_process_pool_recycles_children(engine: Engine, start_worker: StartWorke
     assert pids[0] == pids[1] != pids[2] == pids[3]
 
 
+@pytest.mark.slow  # three workers across periodic slots, about 4 s
 def test_periodic_three_workers_one_task_per_slot(
     engine: Engine, start_worker: StartWorker
 ) -> None:

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 from pathlib import Path
 
+import pytest
 from sqlalchemy.engine import Engine
 
-from queue_core import TaskState
+from queue_core import Task, TaskState
 
 from ..support import wait_for
 from .conftest import TIMEOUT, StartWorker, enqueue, fetch
 
 
-def running_on(engine: Engine, task, pid: int) -> bool:  # type: ignore[no-untyped-def]
+def running_on(engine: Engine, task: Task, pid: int) -> bool:
     current = fetch(engine, task)
     return (
         current.state is TaskState.RUNNING
@@ -51,6 +53,7 @@ def test_sigkill_mid_task_another_worker_runs_it(
     )
 
 
+@pytest.mark.slow  # waits out a grace period, about 4 s
 def test_sigterm_finishes_in_flight_and_releases_the_rest(
     engine: Engine, start_worker: StartWorker, tmp_path: Path
 ) -> None:
@@ -60,7 +63,7 @@ def test_sigterm_finishes_in_flight_and_releases_the_rest(
     proc = start_worker("--lease", "2", "--concurrency", "2", "--grace", "3")
     for task in (finishing, unfinished):
         wait_for(
-            lambda t=task: running_on(engine, t, proc.pid),
+            functools.partial(running_on, engine, task, proc.pid),
             what="both tasks running",
             timeout=TIMEOUT,
         )

@@ -73,6 +73,7 @@ def test_a_rollback_on_a_dead_connection_reports_the_handlers_failure(
     assert ended(engine, after, TaskState.SUCCEEDED).result["args"] == {"after": "rollback"}
 
 
+@pytest.mark.slow  # about 3 s
 def test_a_commit_that_certainly_failed_is_a_failure_not_a_lost_lease(
     engine: Engine, start_worker: StartWorker
 ) -> None:

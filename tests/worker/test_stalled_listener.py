@@ -34,6 +34,7 @@ def stalled(db_url: str) -> Iterator[Sessions]:
         conn.close()
 
 
+@pytest.mark.slow  # waits for the stall to be noticed, about 6 s
 def test_a_stalled_taskrow_listener_is_terminated(
     engine: Engine, start_worker: StartWorker, stalled: Sessions
 ) -> None:

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import psutil
+import pytest
 import requests
 from sqlalchemy.engine import Engine
 
@@ -34,6 +35,7 @@ def test_a_transaction_in_the_process_pool_is_a_final_error(
     assert "--pool thread" in (done.error_message or "")
 
 
+@pytest.mark.slow  # waits out a timeout and a lease, about 3 s
 def test_a_thread_pool_timeout_on_the_last_attempt_ends_lease_expired(
     engine: Engine, start_worker: StartWorker
 ) -> None:

@@ -7,7 +7,6 @@ import time
 
 import pytest
 
-from worker import waker as waker_module
 from worker.waker import Waker
 
 
@@ -18,7 +17,7 @@ def test_a_set_landing_during_the_drain_does_not_swallow_later_wake_ups(
     at exactly that point (inside the drain's first read)."""
     waker = Waker()
     real_read = os.read
-    raced = []
+    raced: list[bool] = []
 
     def read_with_a_racing_set(fd: int, n: int) -> bytes:
         if not raced:
@@ -28,9 +27,9 @@ def test_a_set_landing_during_the_drain_does_not_swallow_later_wake_ups(
 
     try:
         waker.set()
-        monkeypatch.setattr(waker_module.os, "read", read_with_a_racing_set)
+        monkeypatch.setattr(os, "read", read_with_a_racing_set)
         waker.wait(0)
-        monkeypatch.setattr(waker_module.os, "read", real_read)
+        monkeypatch.setattr(os, "read", real_read)
         assert raced
         waker.set()  # nothing else is running: the next wait must return at once
         started = time.monotonic()

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 
 import queue_core
 from queue_core import TaskState
-from worker import Worker, WorkerConfig
+from worker import Worker, WorkerConfig, recorder
 from worker import loop as loop_module
 
 from ..support import wait_for
@@ -24,7 +24,7 @@ def test_a_notification_during_an_empty_claim_is_not_lost(
     the worker must claim again rather than wait for its next poll (ten minutes away)."""
     config = WorkerConfig(queues=("default",), concurrency=2, poll_interval=600, listen=False)
     worker = Worker(registry, engine, config)
-    real_round = loop_module.run_round
+    real_round = recorder.run_round  # what worker.loop calls
     late: list[queue_core.Task] = []
 
     def round_then_enqueue(conn: Any, config: WorkerConfig, done: Any, free: int) -> Any:
