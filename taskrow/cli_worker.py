@@ -125,6 +125,12 @@ def _check_pooler(url: str, settings: Settings, listen_url: str | None) -> None:
 @click.option("--queues", help="Comma-separated queues (default: the queues of the handlers).")
 @click.option("--concurrency", type=click.IntRange(1, 1000), default=10, show_default=True)
 @click.option(
+    "--prefetch",
+    type=click.IntRange(0, 3000),
+    help="Tasks claimed beyond --concurrency while handlers are quick (under 50 ms on "
+    "average); they wait in the worker for a slot. Default: 3 x --concurrency; 0: none.",
+)
+@click.option(
     "--pool", type=click.Choice(["thread", "process"]), default="thread", show_default=True
 )
 @click.option("--burst", is_flag=True, help="Drain the tasks that are due, then exit.")
@@ -170,6 +176,7 @@ def worker(
     app: str,
     queues: str | None,
     concurrency: int,
+    prefetch: int | None,
     pool: str,
     burst: bool,
     poll_only: bool,
@@ -196,6 +203,7 @@ def worker(
         config = WorkerConfig(
             queues=_queues(queues, registry),
             concurrency=concurrency,
+            prefetch=prefetch,
             pool="process" if pool == "process" else "thread",
             lease=lease,
             poll_interval=poll_interval,

@@ -30,6 +30,10 @@ class WorkerConfig:
     every ``lease / 3``. ``poll_interval`` (seconds, jittered ±25%) is the fallback when no
     notification arrives (the only wake-up with ``listen=False``). ``grace`` (seconds) is how
     long a graceful stop waits for in-flight tasks before releasing them.
+
+    ``prefetch`` is how many tasks a worker may claim beyond its ``concurrency`` while its
+    handlers are quick (see :attr:`claim_ahead`); they wait in the worker, unstarted, for a
+    slot. None: three times ``concurrency``; 0: never claim ahead.
     """
 
     queues: tuple[str, ...]
@@ -45,6 +49,7 @@ class WorkerConfig:
     durable: bool = True
     max_tasks_per_child: int | None = None
     max_child_memory_mb: int | None = None
+    prefetch: int | None = None
 
     def __post_init__(self) -> None:
         if not self.queues:
@@ -53,6 +58,14 @@ class WorkerConfig:
             raise ValueError("concurrency: must be at least 1")
         if self.lease < 1:
             raise ValueError("lease: must be at least 1 second")
+        if self.prefetch is not None and self.prefetch < 0:
+            raise ValueError("prefetch: must be 0 or more")
+
+    @property
+    def claim_ahead(self) -> int:
+        """The most tasks claimed beyond ``concurrency`` (``prefetch``, by default three
+        times ``concurrency``)."""
+        return 3 * self.concurrency if self.prefetch is None else self.prefetch
 
     @property
     def heartbeat_interval(self) -> float:

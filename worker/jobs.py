@@ -9,7 +9,7 @@ from typing import Protocol
 from queue_core import Claimed, Lease
 
 from .context import Flags
-from .outcome import Outcome
+from .outcome import Failed, Outcome
 from .registry import TaskSpec
 
 
@@ -26,6 +26,21 @@ class Job:
         self.started = time.monotonic()
         #: Set by the slot just before the handler is called: a release then keeps the attempt.
         self.began = False
+
+    def begin(self) -> Failed | None:
+        """Called by a slot as it takes the job: the attempt's clock starts here (a task
+        claimed ahead waited for the slot), and it is marked begun (a release at shutdown then
+        keeps the attempt charged). Returns instead, without beginning, the outcome of a task
+        that must not start: its lease was lost while it waited (another worker may hold it;
+        recording is fenced, so nothing is written) or its cancel was requested (it ends
+        ``cancelled`` without running)."""
+        if self.flags.lease_lost.is_set():
+            return Failed("LeaseLost", "the lease was lost before the attempt started", None, True)
+        if self.flags.cancel_requested.is_set():
+            return Failed("Cancelled", "the task was cancelled before it started", None, False)
+        self.started = time.monotonic()
+        self.began = True
+        return None
 
     @property
     def last_attempt(self) -> bool:

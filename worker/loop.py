@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 
 import queue_core
 from queue_core import Claimed, DatabaseError, DatabaseUnavailable, Lease
+from queue_core.leases import MAX_CLAIM
 
 from .announce import Announcer, warn_unconsumed_schedules
 from .config import WorkerConfig
@@ -28,13 +29,22 @@ from .logs import task_event
 from .outcome import Failed, Outcome, Succeeded, timeout_failure, unknown_task
 from .periodic import Clock, Scheduler
 from .pools import make_pool
+from .processes import ProcessPool
 from .recorder import Done, RoundConnection, apply_heartbeat, log_outcomes, round_share, run_round
 from .registry import Registry
+from .threads import ThreadPool
 from .waker import Waker, start_listener
 
 logger = logging.getLogger(__name__)
 
 MAX_BACKOFF = 5.0
+#: A worker claims ahead (``WorkerConfig.claim_ahead``) only while its attempts take less
+#: than this on average: a task claimed ahead then waits for a slot about
+#: ``claim_ahead / concurrency`` times this at most, and long tasks stay in the queue for
+#: other workers.
+AHEAD_TASK_SECONDS = 0.05
+#: The weight of the latest attempt in the running average of attempt durations.
+DURATION_WEIGHT = 0.2
 MAX_WAIT = 1.0
 #: Exit codes of :meth:`Worker.run` (see docs/worker.md).
 EXIT_OK = 0
@@ -87,6 +97,11 @@ class Worker:
         self._orphans_until = 0.0
         self._next_orphan_check = 0.0
         self._isolate = 0  # how many pending outcomes to write one per round (see _run_round)
+        # The running average of begun attempts' durations (None until one ended), and
+        # whether the pool queues jobs for its slots (threads, processes: tasks claimed ahead
+        # wait there; an event loop would start them all at once).
+        self._task_seconds: float | None = None
+        self._queues_jobs = False
 
     # -- public -----------------------------------------------------------------------------
 
@@ -160,8 +175,19 @@ class Worker:
         if self._scheduler.active and not self.config.burst and now >= self._next_tick:
             self._next_tick = now + min(self._scheduler.tick(self.engine), MAX_WAIT)
 
+    def _claim_limit(self) -> int:
+        """How many tasks this worker may hold: one per slot and, while its attempts are quick
+        (under ``AHEAD_TASK_SECONDS`` on average), up to ``claim_ahead`` more that wait,
+        unstarted, for a slot. Each round then records and claims that many more at once: the
+        round's fixed cost (a round trip, a commit) is shared by more tasks."""
+        limit = self.config.concurrency
+        quick = self._task_seconds is not None and self._task_seconds < AHEAD_TASK_SECONDS
+        if quick and self._queues_jobs:
+            limit += self.config.claim_ahead
+        return limit
+
     def _should_claim(self, now: float) -> bool:
-        if self._stopping or len(self._inflight) >= self.config.concurrency:
+        if self._stopping or len(self._inflight) >= self._claim_limit():
             return False
         if self._orphans_since is not None and self._next_orphan_check == 0.0:
             return False  # the lost round's claims are looked up first: they take slots
@@ -180,7 +206,7 @@ class Worker:
             claim = False
         if not self._pending and not claim:
             return
-        free = self.config.concurrency - len(self._inflight) if claim else 0
+        free = min(self._claim_limit() - len(self._inflight), MAX_CLAIM) if claim else 0
         done = self._pending[:1] if self._isolate else round_share(self._pending)
         if claim:
             # Consumed before the claim's snapshot: a notification that arrives while the
@@ -310,6 +336,12 @@ class Worker:
 
     def _add_pending(self, job: Job, outcome: Outcome) -> None:
         self._inflight.pop(job.lease, None)
+        if job.began:
+            took = time.monotonic() - job.started
+            average = self._task_seconds
+            self._task_seconds = (
+                took if average is None else average + DURATION_WEIGHT * (took - average)
+            )
         self._pending.append(self._timed(job, outcome))
 
     def _timed(self, job: Job, outcome: Outcome) -> Done:
@@ -378,6 +410,7 @@ class Worker:
             self.config, self.engine, self._on_done, app=self._app, registry=self.registry
         )
         self._pool.start()
+        self._queues_jobs = isinstance(self._pool, ThreadPool | ProcessPool)
         listen_url = self._database_url if listen and self.config.listen else None
         if listen_url is not None:
             start_listener(
@@ -388,11 +421,12 @@ class Worker:
             )
         warn_unconsumed_schedules(self.registry, self.config)  # logged before worker.started
         logger.info(
-            "worker.started worker_id=%s queues=%s concurrency=%d pool=%s commit=%s wakeup=%s "
-            "poll_interval=%gs",
+            "worker.started worker_id=%s queues=%s concurrency=%d prefetch=%d pool=%s commit=%s "
+            "wakeup=%s poll_interval=%gs",
             self.config.worker_id,
             ",".join(self.config.queues),
             self.config.concurrency,
+            self.config.claim_ahead if self._queues_jobs else 0,
             self.config.pool,
             "durable" if self.config.durable else "async",
             "poll" if listen_url is None else "listen",

@@ -190,8 +190,9 @@ class ProcessPool:
         for flag in (current.flags.cancel_requested, current.flags.lease_lost):
             flag.clear()
         task = job.task
-        job.started = time.monotonic()  # the timeout counts from here, not from the claim
-        job.began = True
+        refused = job.begin()  # the timeout counts from here, not from the claim
+        if refused is not None:
+            return refused, True
         try:
             current.conn.send((task.id, task.task, task.args, task.attempts))
         except OSError:  # it died between the check and the send

@@ -70,6 +70,9 @@ class ThreadPool:
 
     def _run(self, job: Job) -> Outcome:
         assert job.spec is not None  # unknown tasks never reach a pool
+        refused = job.begin()
+        if refused is not None:
+            return refused
         tx = HandlerTransaction(self._engine, job, schema=self._schema)
         ctx = TaskContext(
             job.task.id,
@@ -79,7 +82,6 @@ class ThreadPool:
             progress_sink=ProgressWriter(self._engine, job, schema=self._schema),
             transaction_factory=tx.open,
         )
-        job.began = True
         try:
             outcome = run_handler(job.spec, job.task.args, ctx)
         except BaseException:

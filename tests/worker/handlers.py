@@ -154,3 +154,9 @@ def slow_transaction(ctx: TaskContext, marker: str) -> str:
     while not ctx.timed_out and time.monotonic() < deadline:
         time.sleep(0.01)
     return marker
+
+
+@registry.task("nap")
+def nap(ctx: TaskContext, seconds: float) -> None:
+    """Takes ``seconds``: longer than a worker claims ahead for when over 0.05."""
+    time.sleep(seconds)
