@@ -128,6 +128,7 @@ class Cluster:
     ) -> None:
         """``count`` more workers of ``app``; ``via_bouncer``: through the PgBouncer
         (TASKROW_POOLER=transaction; give ``--poll-only`` or a direct TASKROW_LISTEN_URL)."""
+        first = len(self.workers)
         for _ in range(count):
             args = ["--app", app, "--queues", "default"]
             args += ["--concurrency", str(concurrency), "--lease", f"{self.lease:g}"]
@@ -136,8 +137,13 @@ class Cluster:
             slot.env = {**({"TASKROW_POOLER": "transaction"} if via_bouncer else {}), **(env or {})}
             self.workers.append(slot)
             self._start_worker(slot)
+        self._wait_started(first)
+
+    def _wait_started(self, first: int) -> None:
+        """Until the workers from ``first`` on are ready (the proxy counts their connections)."""
         try:
-            wait_for(lambda: all(s.ready for s in self.workers), timeout=60, what="the workers")
+            started = self.workers[first:]
+            wait_for(lambda: all(s.ready for s in started), timeout=60, what="the workers")
         except AssertionError as exc:
             logs = [(self.folder / f"worker-{s.index}.log") for s in self.workers]
             tails = "\n".join(log.read_text(errors="replace")[-1500:] for log in logs)

@@ -98,27 +98,10 @@ class HaCluster(Cluster):
         slot.started()
         slot.process = spawn(command, env, self.folder / f"worker-{slot.index}.log")
 
-    def add_workers(
-        self,
-        count: int,
-        *extra: str,
-        concurrency: int = 4,
-        app: str = "tests.chaos.handlers",
-        via_bouncer: bool = False,
-        env: dict[str, str] | None = None,
-    ) -> None:
-        """Started once each has logged ``worker.started`` (no proxy counts connections; this
-        cluster has no PgBouncer, and its workers' environment is its own)."""
-        if via_bouncer or env:
-            raise ValueError("the failover cluster has no PgBouncer and takes no extra env")
-        first = len(self.workers)
-        for _ in range(count):
-            args = ["--app", app, "--queues", "default"]
-            args += ["--concurrency", str(concurrency), "--lease", f"{self.lease:g}"]
-            args += ["--poll-interval", "0.5", "--grace", "1", *extra]
-            slot = WorkerSlot(len(self.workers), self._link(), args)
-            self.workers.append(slot)
-            self._start_worker(slot)
+    def _wait_started(self, first: int) -> None:
+        """Until the workers from ``first`` on have logged ``worker.started`` (no proxy counts
+        connections here; this cluster has no PgBouncer and its workers' environment is its
+        own)."""
         logs = [self.folder / f"worker-{s.index}.log" for s in self.workers[first:]]
         _wait_all(logs, "worker.started", timeout=60)
 
