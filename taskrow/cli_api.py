@@ -72,8 +72,19 @@ def _metrics_across_workers() -> None:
     atexit.register(remove)
 
 
+SERVERS = ("gunicorn", "granian")
+
+
 @click.command("api")
 @click.option("--bind", default="127.0.0.1:8000", show_default=True, help="HOST:PORT to serve.")
+@click.option(
+    "--server",
+    type=click.Choice(SERVERS),
+    default="gunicorn",
+    show_default=True,
+    help="The WSGI server: gunicorn (gthread workers) or granian (Rust HTTP, blocking "
+    "threads); the same app, logs, metrics and shutdown either way.",
+)
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
 @click.option(
     "--threads",
@@ -87,7 +98,8 @@ def _metrics_across_workers() -> None:
     default=1000,
     show_default=True,
     type=click.IntRange(1, 100_000),
-    help="Keep-alive connections a worker holds at most; beyond, the others accept them.",
+    help="gunicorn: keep-alive connections a worker holds at most; beyond, the others accept "
+    "them. granian: connections a worker serves at once (its backpressure).",
 )
 @click.option(
     "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True
@@ -100,9 +112,18 @@ def _metrics_across_workers() -> None:
     help="warning drops the per-request info lines (api.enqueued ...).",
 )
 def serve(
-    bind: str, workers: int, threads: int, worker_connections: int, log_format: str, log_level: str
+    bind: str,
+    server: str,
+    workers: int,
+    threads: int,
+    worker_connections: int,
+    log_format: str,
+    log_level: str,
 ) -> None:
-    """Serve the HTTP API with gunicorn (gthread workers)."""
+    """Serve the HTTP API with gunicorn (gthread workers) or granian (WSGI, blocking threads).
+
+    Each worker process builds its own app and connection pool after the fork; SIGTERM stops
+    accepting, lets the requests in flight finish (10 s at most) and exits."""
     _metrics_across_workers()
     import api
 
@@ -120,6 +141,9 @@ def serve(
     # Long polls may hold at most half the threads, so enqueues always find one free.
     waiting = min(settings.max_waiting_requests, threads // 2)
     settings = dataclasses.replace(settings, max_waiting_requests=waiting)
+    if server == "granian":
+        _serve_granian(bind, workers, threads, worker_connections, log_format, log_level, settings)
+        return
     options = {
         "bind": bind,
         "workers": workers,
@@ -127,13 +151,72 @@ def serve(
         "worker_connections": worker_connections,
         "worker_class": "gthread",
         "timeout": 60,  # above the longest long poll (30 s)
-        "graceful_timeout": 10,
+        "graceful_timeout": GRACEFUL_SECONDS,
         "accesslog": "-",
         "loglevel": log_level,
         "logconfig_dict": _logging(log_format, log_level),
         "control_socket_disable": True,  # one shared path per user: several servers would clash
     }
     _Server(options, settings).run()
+
+
+GRACEFUL_SECONDS = 10
+#: granian's access line, in gunicorn's order (client, time, request line, status, duration).
+GRANIAN_ACCESS = (
+    '%(addr)s - - [%(time)s] "%(method)s %(path)s %(protocol)s" %(status)d %(dt_ms).3fms'
+)
+
+
+def _serve_granian(
+    bind: str,
+    workers: int,
+    threads: int,
+    connections: int,
+    log_format: str,
+    log_level: str,
+    settings: api.ApiSettings,
+) -> None:
+    from granian import Granian
+    from granian.constants import HTTPModes, Interfaces
+    from granian.log import LogLevels
+
+    host, port = _host_port(bind)
+    config = _logging(log_format, log_level)
+    config["loggers"] = {
+        "_granian": {"level": log_level.upper(), "handlers": [], "propagate": True},
+        # the access log on stdout, as under gunicorn
+        "granian.access": {"level": log_level.upper(), "handlers": ["stdout"], "propagate": False},
+    }
+    Granian(
+        "api:create_app",
+        address=host,
+        port=port,
+        interface=Interfaces.WSGI,
+        http=HTTPModes.http1,  # as gunicorn: HTTP/1.1 only
+        workers=workers,
+        blocking_threads=threads,
+        backpressure=connections,
+        log_level=LogLevels(log_level),
+        log_dictconfig=config,
+        log_access=True,
+        log_access_format=GRANIAN_ACCESS,
+        workers_kill_timeout=GRACEFUL_SECONDS,
+        respawn_failed_workers=True,
+    ).serve(target_loader=functools.partial(_granian_app, settings), wrap_loader=False)
+
+
+def _granian_app(settings: api.ApiSettings) -> Any:
+    """Run in each granian worker after the fork: its own app, its own pool."""
+    import api
+
+    return api.create_app(settings)
+
+
+def _host_port(bind: str) -> tuple[str, int]:
+    host, sep, port = bind.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise click.BadParameter(f"{bind!r}: write HOST:PORT", param_hint="--bind")
+    return host.strip("[]"), int(port)
 
 
 def _logging(fmt: str, level: str) -> dict[str, Any]:
