@@ -209,7 +209,47 @@ def _granian_app(settings: api.ApiSettings) -> Any:
     """Run in each granian worker after the fork: its own app, its own pool."""
     import api
 
-    return api.create_app(settings)
+    return without_process_environment(api.create_app(settings), dict(os.environ))
+
+
+#: What PEP 3333 requires of every environ: never taken away, whatever the process holds.
+_WSGI_KEYS = frozenset(
+    {
+        "REQUEST_METHOD",
+        "SCRIPT_NAME",
+        "PATH_INFO",
+        "QUERY_STRING",
+        "CONTENT_TYPE",
+        "CONTENT_LENGTH",
+        "SERVER_NAME",
+        "SERVER_PORT",
+        "SERVER_PROTOCOL",
+    }
+)
+
+
+def without_process_environment(app: Any, process: dict[str, str]) -> Any:
+    """``app`` with each request's environ rid of the process's environment variables.
+
+    granian starts every request's environ from a copy of ``os.environ``, so the database URL
+    (its password too), TASKROW_SECRET_KEY and whatever else the process was given would sit
+    in every request, where an error reporter or a debugging aid could show them; and a
+    variable named like a header (``HTTP_PROXY``) would pass for one the client sent. A value
+    the request itself carries under the same name, different from the process's, stays.
+    """
+    inherited = tuple(
+        (key, value)
+        for key, value in process.items()
+        if key not in _WSGI_KEYS and not key.startswith("wsgi.")
+    )
+
+    def serve(environ: dict[str, Any], start_response: Any) -> Any:
+        for key, value in inherited:
+            if environ.get(key) == value:
+                del environ[key]
+        return app(environ, start_response)
+
+    return serve
 
 
 def _host_port(bind: str) -> tuple[str, int]:

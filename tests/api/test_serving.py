@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 import queue_core
+from taskrow import cli_api
 
 from ..support import wait_for
 from .conftest import SERVERS, CheckedSession, MakeKey, bearer, count_tasks, running_server
@@ -143,3 +144,27 @@ def test_metrics_sum_the_enqueues_of_every_worker(
             )
             assert scrape.status_code == 200
             assert _enqueued_total(scrape.text) == posted
+
+
+def test_granian_requests_carry_none_of_the_process_environment() -> None:
+    seen: dict[str, object] = {}
+
+    def app(environ: dict[str, object], start_response: object) -> list[bytes]:
+        seen.update(environ)
+        return []
+
+    process = {
+        "TASKROW_DATABASE_URL": "postgresql://u:password@db/x",
+        "HTTP_PROXY": "http://proxy:3128",
+        "SCRIPT_NAME": "",
+    }
+    served = cli_api.without_process_environment(app, process)
+    # what granian hands over: a copy of the process environment, the request's keys on top
+    environ = {**process, "REQUEST_METHOD": "GET", "PATH_INFO": "/healthz", "HTTP_HOST": "h"}
+    served(environ, None)
+    assert "TASKROW_DATABASE_URL" not in seen and "HTTP_PROXY" not in seen
+    assert seen["REQUEST_METHOD"] == "GET" and seen["SCRIPT_NAME"] == ""
+    assert seen["HTTP_HOST"] == "h"
+    seen.clear()
+    served({**process, "HTTP_PROXY": "sent-by-the-client"}, None)  # the request's own value
+    assert seen["HTTP_PROXY"] == "sent-by-the-client"
