@@ -11,6 +11,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -180,7 +181,7 @@ def _serve_granian(
     from granian.constants import HTTPModes, Interfaces
     from granian.log import LogLevels
 
-    host, port = _host_port(bind)
+    where = _granian_bind(bind)
     config = _logging(log_format, log_level)
     config["loggers"] = {
         "_granian": {"level": log_level.upper(), "handlers": [], "propagate": True},
@@ -189,8 +190,7 @@ def _serve_granian(
     }
     Granian(
         "api:create_app",
-        address=host,
-        port=port,
+        **where,
         interface=Interfaces.WSGI,
         http=HTTPModes.http1,  # as gunicorn: HTTP/1.1 only
         workers=workers,
@@ -252,11 +252,15 @@ def without_process_environment(app: Any, process: dict[str, str]) -> Any:
     return serve
 
 
-def _host_port(bind: str) -> tuple[str, int]:
+def _granian_bind(bind: str) -> dict[str, Any]:
+    """granian's address, port or unix socket for ``--bind`` as gunicorn reads it
+    (``HOST:PORT``, ``[::1]:PORT`` or ``unix:PATH``)."""
+    if bind.startswith("unix:"):
+        return {"uds": Path(bind.removeprefix("unix:"))}
     host, sep, port = bind.rpartition(":")
     if not sep or not port.isdigit() or not host:
-        raise click.BadParameter(f"{bind!r}: write HOST:PORT", param_hint="--bind")
-    return host.strip("[]"), int(port)
+        raise click.BadParameter(f"{bind!r}: write HOST:PORT or unix:PATH", param_hint="--bind")
+    return {"address": host.strip("[]"), "port": int(port)}
 
 
 def _logging(fmt: str, level: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import signal
 import socket
 from pathlib import Path
 
+import click
 import psutil
 import pytest
 import requests
@@ -168,3 +169,11 @@ def test_granian_requests_carry_none_of_the_process_environment() -> None:
     seen.clear()
     served({**process, "HTTP_PROXY": "sent-by-the-client"}, None)  # the request's own value
     assert seen["HTTP_PROXY"] == "sent-by-the-client"
+
+
+def test_granian_binds_as_gunicorn_reads_bind() -> None:
+    assert cli_api._granian_bind("0.0.0.0:8000") == {"address": "0.0.0.0", "port": 8000}
+    assert cli_api._granian_bind("[::1]:9000") == {"address": "::1", "port": 9000}
+    assert cli_api._granian_bind("unix:/run/taskrow.sock") == {"uds": Path("/run/taskrow.sock")}
+    with pytest.raises(click.BadParameter):
+        cli_api._granian_bind("8000")
