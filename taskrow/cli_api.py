@@ -77,7 +77,9 @@ SERVERS = ("gunicorn", "granian")
 
 
 @click.command("api")
-@click.option("--bind", default="127.0.0.1:8000", show_default=True, help="HOST:PORT to serve.")
+@click.option(
+    "--bind", default="127.0.0.1:8000", show_default=True, help="HOST:PORT (or unix:PATH) to serve."
+)
 @click.option(
     "--server",
     type=click.Choice(SERVERS),
