@@ -16,6 +16,7 @@ from typing import Any
 
 from flask import Flask
 
+from . import responses
 from .extension import TaskrowAPI
 from .request_ids import RequestIdFilter
 from .settings import ApiSettings, SettingsError
@@ -29,6 +30,7 @@ def create_app(settings: ApiSettings | Mapping[str, Any] | None = None) -> Flask
     elif not isinstance(settings, ApiSettings):
         settings = ApiSettings.from_mapping(settings)
     app = Flask(__name__)
+    app.response_class = responses.Response
     app.json.sort_keys = False  # type: ignore[attr-defined]
     TaskrowAPI(settings=settings).init_app(app, problems_everywhere=True)
     return app

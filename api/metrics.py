@@ -20,6 +20,7 @@ import logging
 import os
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 from prometheus_client import (
@@ -123,12 +124,21 @@ def init_app(app: Flask, engine: Engine, schema: str) -> None:
     app.register_blueprint(blueprint)
 
 
+# Each labelled child once made, by its label values: ``labels()`` validates and locks at
+# every call, which is per-request work for the same few children.
+_enqueued: dict[str, Any] = {}
+_requests: dict[tuple[str, str, int], Any] = {}
+
+
 def record_enqueued(tasks: list[Task]) -> None:
     """Count accepted tasks. Runs after the commit, so it must never fail the request: a
     metrics store that went missing costs a log line, not a 500 for a task that exists."""
     try:
         for task in tasks:
-            ENQUEUED.labels(queue=task.queue).inc()
+            child = _enqueued.get(task.queue)
+            if child is None:
+                child = _enqueued.setdefault(task.queue, ENQUEUED.labels(queue=task.queue))
+            child.inc()
     except OSError as exc:
         logger.warning("api.metrics_failed error=%s", exc)
 
@@ -149,10 +159,13 @@ def _observe(response: Response) -> Response:
     if started is None:
         return response
     route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+    labels = (route, request.method, response.status_code)
     try:
-        REQUESTS.labels(
-            route=route, method=request.method, status=str(response.status_code)
-        ).observe(time.perf_counter() - started)
+        child = _requests.get(labels)
+        if child is None:
+            made = REQUESTS.labels(route=route, method=labels[1], status=str(labels[2]))
+            child = _requests.setdefault(labels, made)
+        child.observe(time.perf_counter() - started)
     except OSError as exc:  # as in record_enqueued: the answer stands
         logger.warning("api.metrics_failed error=%s", exc)
     return response

@@ -22,9 +22,11 @@ from queue_core.records import queue_record as queue_record  # workers, unserved
 from .bodies import invalid
 
 
-def status_record(task: Task) -> dict[str, Any]:
-    """queue_core's status record, with the links to the task and its result."""
-    return records.status_record(task, links={"self": task_url(task), "result": result_url(task)})
+def status_record(task: Task, url: str | None = None) -> dict[str, Any]:
+    """queue_core's status record, with the links to the task (``url``, when already made) and
+    its result."""
+    url = task_url(task) if url is None else url
+    return records.status_record(task, links={"self": url, "result": f"{url}/result"})
 
 
 def result_record(task: Task) -> dict[str, Any]:

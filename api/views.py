@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy.engine import Connection
 
 import queue_core
@@ -223,13 +223,20 @@ def _status(task: Task) -> Response:
 
 
 def _accepted(task: Task) -> Response:
-    response = jsonify(records.status_record(task))
-    response.status_code = 202
+    """202 with the status record, built in one go: the body encoded by the app's JSON
+    provider (what ``jsonify`` would send) and the headers given with it, not set one by one."""
     url = records.task_url(task)
-    response.headers["Location"] = url
-    response.headers["Link"] = f'<{url}>; rel="monitor"'
-    response.headers["Retry-After"] = str(state().settings.poll_after)
-    return _no_store(response)
+    return current_app.response_class(
+        current_app.json.dumps(records.status_record(task, url)),
+        status=202,
+        headers=[
+            ("Location", url),
+            ("Link", f'<{url}>; rel="monitor"'),
+            ("Retry-After", str(state().settings.poll_after)),
+            ("Cache-Control", "no-store"),
+        ],
+        mimetype="application/json",
+    )
 
 
 def _no_store(response: Response) -> Response:

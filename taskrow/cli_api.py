@@ -11,6 +11,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -72,8 +73,21 @@ def _metrics_across_workers() -> None:
     atexit.register(remove)
 
 
+SERVERS = ("gunicorn", "granian")
+
+
 @click.command("api")
-@click.option("--bind", default="127.0.0.1:8000", show_default=True, help="HOST:PORT to serve.")
+@click.option(
+    "--bind", default="127.0.0.1:8000", show_default=True, help="HOST:PORT (or unix:PATH) to serve."
+)
+@click.option(
+    "--server",
+    type=click.Choice(SERVERS),
+    default="gunicorn",
+    show_default=True,
+    help="The WSGI server: gunicorn (gthread workers) or granian (Rust HTTP, blocking "
+    "threads); the same app, logs, metrics and shutdown either way.",
+)
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
 @click.option(
     "--threads",
@@ -87,7 +101,8 @@ def _metrics_across_workers() -> None:
     default=1000,
     show_default=True,
     type=click.IntRange(1, 100_000),
-    help="Keep-alive connections a worker holds at most; beyond, the others accept them.",
+    help="gunicorn: keep-alive connections a worker holds at most; beyond, the others accept "
+    "them. granian: connections a worker serves at once (its backpressure).",
 )
 @click.option(
     "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True
@@ -100,9 +115,18 @@ def _metrics_across_workers() -> None:
     help="warning drops the per-request info lines (api.enqueued ...).",
 )
 def serve(
-    bind: str, workers: int, threads: int, worker_connections: int, log_format: str, log_level: str
+    bind: str,
+    server: str,
+    workers: int,
+    threads: int,
+    worker_connections: int,
+    log_format: str,
+    log_level: str,
 ) -> None:
-    """Serve the HTTP API with gunicorn (gthread workers)."""
+    """Serve the HTTP API with gunicorn (gthread workers) or granian (WSGI, blocking threads).
+
+    Each worker process builds its own app and connection pool after the fork; SIGTERM stops
+    accepting, lets the requests in flight finish (10 s at most) and exits."""
     _metrics_across_workers()
     import api
 
@@ -120,6 +144,9 @@ def serve(
     # Long polls may hold at most half the threads, so enqueues always find one free.
     waiting = min(settings.max_waiting_requests, threads // 2)
     settings = dataclasses.replace(settings, max_waiting_requests=waiting)
+    if server == "granian":
+        _serve_granian(bind, workers, threads, worker_connections, log_format, log_level, settings)
+        return
     options = {
         "bind": bind,
         "workers": workers,
@@ -127,13 +154,115 @@ def serve(
         "worker_connections": worker_connections,
         "worker_class": "gthread",
         "timeout": 60,  # above the longest long poll (30 s)
-        "graceful_timeout": 10,
+        "graceful_timeout": GRACEFUL_SECONDS,
         "accesslog": "-",
         "loglevel": log_level,
         "logconfig_dict": _logging(log_format, log_level),
         "control_socket_disable": True,  # one shared path per user: several servers would clash
     }
     _Server(options, settings).run()
+
+
+GRACEFUL_SECONDS = 10
+#: granian's access line, in gunicorn's order (client, time, request line, status, duration).
+GRANIAN_ACCESS = (
+    '%(addr)s - - [%(time)s] "%(method)s %(path)s %(protocol)s" %(status)d %(dt_ms).3fms'
+)
+
+
+def _serve_granian(
+    bind: str,
+    workers: int,
+    threads: int,
+    connections: int,
+    log_format: str,
+    log_level: str,
+    settings: api.ApiSettings,
+) -> None:
+    from granian import Granian
+    from granian.constants import HTTPModes, Interfaces
+    from granian.log import LogLevels
+
+    where = _granian_bind(bind)
+    config = _logging(log_format, log_level)
+    config["loggers"] = {
+        "_granian": {"level": log_level.upper(), "handlers": [], "propagate": True},
+        # the access log on stdout, as under gunicorn
+        "granian.access": {"level": log_level.upper(), "handlers": ["stdout"], "propagate": False},
+    }
+    Granian(
+        "api:create_app",
+        **where,
+        interface=Interfaces.WSGI,
+        http=HTTPModes.http1,  # as gunicorn: HTTP/1.1 only
+        workers=workers,
+        blocking_threads=threads,
+        backpressure=connections,
+        log_level=LogLevels(log_level),
+        log_dictconfig=config,
+        log_access=True,
+        log_access_format=GRANIAN_ACCESS,
+        workers_kill_timeout=GRACEFUL_SECONDS,
+        respawn_failed_workers=True,
+    ).serve(target_loader=functools.partial(_granian_app, settings), wrap_loader=False)
+
+
+def _granian_app(settings: api.ApiSettings) -> Any:
+    """Run in each granian worker after the fork: its own app, its own pool."""
+    import api
+
+    return without_process_environment(api.create_app(settings), dict(os.environ))
+
+
+#: What PEP 3333 requires of every environ: never taken away, whatever the process holds.
+_WSGI_KEYS = frozenset(
+    {
+        "REQUEST_METHOD",
+        "SCRIPT_NAME",
+        "PATH_INFO",
+        "QUERY_STRING",
+        "CONTENT_TYPE",
+        "CONTENT_LENGTH",
+        "SERVER_NAME",
+        "SERVER_PORT",
+        "SERVER_PROTOCOL",
+    }
+)
+
+
+def without_process_environment(app: Any, process: dict[str, str]) -> Any:
+    """``app`` with each request's environ rid of the process's environment variables.
+
+    granian starts every request's environ from a copy of ``os.environ``, so the database URL
+    (its password too), TASKROW_SECRET_KEY and whatever else the process was given would sit
+    in every request, where an error reporter or a debugging aid could show them; and a
+    variable named like a header (``HTTP_PROXY``) would pass for one the client sent. A value
+    the request itself carries under the same name, different from the process's, stays.
+    """
+    inherited = tuple(
+        (key, value)
+        for key, value in process.items()
+        if key not in _WSGI_KEYS and not key.startswith("wsgi.")
+    )
+
+    def serve(environ: dict[str, Any], start_response: Any) -> Any:
+        for key, value in inherited:
+            if environ.get(key) == value:
+                del environ[key]
+        return app(environ, start_response)
+
+    return serve
+
+
+def _granian_bind(bind: str) -> dict[str, Any]:
+    """granian's address, port or unix socket for ``--bind`` as gunicorn reads it
+    (``HOST:PORT``, ``[::1]:PORT`` or ``unix:PATH``)."""
+    if bind.startswith("unix:"):
+        return {"uds": Path(bind.removeprefix("unix:"))}
+    host, sep, port = bind.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise click.BadParameter(f"{bind!r}: write HOST:PORT or unix:PATH", param_hint="--bind")
+    return {"address": host.strip("[]"), "port": int(port)}
 
 
 def _logging(fmt: str, level: str) -> dict[str, Any]:

@@ -116,10 +116,11 @@ def _server_layouts(
 @click.option(
     "--http-layouts",
     "http_layouts",
-    default="2x16,4x4,4x8",
+    default="2x16,4x4,4x8,granian:2x8,granian:2x16,granian:4x4",
     show_default=True,
     callback=_server_layouts,
-    help="enqueue-http: taskrow api layouts WORKERSxTHREADS searched.",
+    help="enqueue-http: taskrow api layouts searched: WORKERSxTHREADS (gunicorn gthread) or "
+    "granian:WORKERSxTHREADS.",
 )
 @click.option(
     "--rq-layouts",
@@ -127,7 +128,8 @@ def _server_layouts(
     default="4xsync,2x16,4x4",
     show_default=True,
     callback=_server_layouts,
-    help="enqueue-http: Flask + RQ gunicorn layouts searched (Wxsync: sync workers).",
+    help="enqueue-http: Flask + RQ layouts searched (Wxsync: gunicorn sync workers, WxT: "
+    "gthread, granian:WxT: granian).",
 )
 @click.option(
     "--finished",

@@ -1,12 +1,13 @@
-"""``enqueue-http``: ``POST /v1/tasks`` on ``taskrow api`` (gunicorn) under ``wrk``, beside a
-minimal Flask endpoint enqueueing into RQ on Redis.
+"""``enqueue-http``: ``POST /v1/tasks`` on ``taskrow api`` (gunicorn or granian) under ``wrk``,
+beside a minimal Flask endpoint enqueueing into RQ on Redis.
 
 Each side is measured at every server layout of its search: ``WxT`` is W gunicorn workers of
 T gthread threads, ``Wxsync`` W sync workers (how teams usually serve a Flask app; ``taskrow
-api`` serves gthread only). Access log on (discarded), each app in its own processes, each
-gthread worker holding at most its share of wrk's keep-alive connections (gunicorn's
-``worker_connections``): otherwise whichever worker wakes first accepts most of them and the
-figures measure that luck. ``wrk`` (Debian's, installed with apt-get when missing and run as
+api`` serves gthread only), ``granian:WxT`` W granian workers of T blocking threads (WSGI).
+Access log on (discarded), each app in its own processes, each worker holding at most its
+share of wrk's keep-alive connections (gunicorn's ``worker_connections``, granian's
+backpressure): otherwise whichever worker wakes first accepts most of them and the figures
+measure that luck. ``wrk`` (Debian's, installed with apt-get when missing and run as
 root) is the load generator, another process. taskrow's requests carry an API key and a unique
 Idempotency-Key and each commits durably; the RQ endpoint does none of that.
 """
@@ -30,33 +31,48 @@ from .server import queue_database
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
+SERVERS = ("gunicorn", "granian")
+
+
 @dataclass(frozen=True)
 class ServerLayout:
-    """W gunicorn workers with T gthread threads each, or (``threads`` 0) W sync workers."""
+    """W gunicorn workers with T gthread threads each, or (``threads`` 0) W sync workers; or
+    (``server`` granian) W granian workers with T blocking threads each."""
 
     workers: int
     threads: int
+    server: str = "gunicorn"
 
     @classmethod
     def parse(cls, text: str) -> ServerLayout:
-        workers, _, threads = text.lower().partition("x")
+        server, _, shape = text.lower().rpartition(":")
+        workers, _, threads = shape.partition("x")
+        rule = "write [granian:]WORKERSxTHREADS or WORKERSxsync, e.g. 4xsync or granian:2x8"
+        if server not in ("", *SERVERS):
+            raise ValueError(f"server layout {text!r}: {rule}")
         try:
-            layout = cls(int(workers), 0 if threads == "sync" else int(threads))
+            layout = cls(
+                int(workers), 0 if threads == "sync" else int(threads), server or "gunicorn"
+            )
         except ValueError:
-            raise ValueError(
-                f"server layout {text!r}: write WORKERSxTHREADS or WORKERSxsync, e.g. 4xsync"
-            ) from None
+            raise ValueError(f"server layout {text!r}: {rule}") from None
         if layout.workers < 1 or layout.threads < 0:
             raise ValueError(f"server layout {text!r}: at least one worker")
+        if layout.server == "granian" and not layout.threads:
+            raise ValueError(f"server layout {text!r}: granian serves threads, e.g. granian:2x8")
         return layout
 
     def __str__(self) -> str:
-        return f"{self.workers}x{self.threads or 'sync'}"
+        shape = f"{self.workers}x{self.threads or 'sync'}"
+        return shape if self.server == "gunicorn" else f"{self.server}:{shape}"
+
+    def connections_per_worker(self, connections: int) -> int:
+        return -(-connections // self.workers)  # together they hold them all
 
     def gunicorn_options(self, connections: int) -> list[str]:
         options = ["-w", str(self.workers)]
         if self.threads:
-            per_worker = -(-connections // self.workers)  # together they hold them all
+            per_worker = self.connections_per_worker(connections)
             options += ["-k", "gthread", "--threads", str(self.threads)]
             options += ["--worker-connections", str(per_worker)]
         return options
@@ -82,8 +98,9 @@ def taskrow_http(
     token = _api_key(url, schema)
     port = procs.free_port()
     command = [sys.executable, "-m", "taskrow.cli", "api", "--bind", f"127.0.0.1:{port}"]
+    command += ["--server", layout.server]
     command += ["--workers", str(layout.workers), "--threads", str(layout.threads)]
-    command += ["--worker-connections", str(-(-load.connections // layout.workers))]
+    command += ["--worker-connections", str(layout.connections_per_worker(load.connections))]
     env = {"TASKROW_DATABASE_URL": url, "TASKROW_SCHEMA": schema, **(env or {})}
     with procs.running([command], env) as servers:
         procs.wait_until(lambda: procs.port_open(port), 60, "taskrow api to listen", watch=servers)
@@ -96,9 +113,17 @@ def rq_http(layout: ServerLayout, load: Load) -> dict[str, float]:
     venv_python()
     with _redis():
         port = procs.free_port()
-        command = [str(VENV / "bin" / "gunicorn"), "--chdir", str(PEERS), "-b", f"127.0.0.1:{port}"]
-        command += layout.gunicorn_options(load.connections)
-        command += ["--access-logfile", "-", "rq_app:app"]
+        if layout.server == "granian":
+            command = [str(VENV / "bin" / "granian"), "--interface", "wsgi", "--http", "1"]
+            command += ["--host", "127.0.0.1", "--port", str(port), "--working-dir", str(PEERS)]
+            command += ["--workers", str(layout.workers)]
+            command += ["--blocking-threads", str(layout.threads)]
+            command += ["--backpressure", str(layout.connections_per_worker(load.connections))]
+            command += ["--access-log", "rq_app:app"]
+        else:
+            command = [str(VENV / "bin" / "gunicorn"), "--chdir", str(PEERS)]
+            command += ["-b", f"127.0.0.1:{port}", *layout.gunicorn_options(load.connections)]
+            command += ["--access-logfile", "-", "rq_app:app"]
         with procs.running([command], {"REDIS_URL": REDIS_URL}) as servers:
             procs.wait_until(
                 lambda: procs.port_open(port), 60, "the RQ endpoint to listen", watch=servers

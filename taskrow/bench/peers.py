@@ -32,8 +32,9 @@ PEER_PACKAGES = [
     "redis",
     "flask",
     "gunicorn",
+    "granian>=2.8,<3",
 ]
-CHECK = "import pgqueuer, asyncpg, procrastinate, rq, redis, flask, gunicorn"
+CHECK = "import pgqueuer, asyncpg, procrastinate, rq, redis, flask, gunicorn, granian"
 PGQUEUER_DEFAULT = Layout(1, 10)  # one QueueManager process, batch_size 10 (its default)
 PROCRASTINATE_DEFAULT = Layout(1, 1)  # one worker process, concurrency 1 (its default)
 

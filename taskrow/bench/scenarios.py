@@ -332,7 +332,8 @@ def run_memory(o: Options) -> Report:
 def run_http(o: Options) -> Report:
     """taskrow at each server layout searched, and (``--rq``) Flask + RQ at each of its own;
     medians of ``repeat`` rounds, each round measuring every layout once (interleaved, so
-    drift on a shared machine hits all alike); best against best."""
+    drift on a shared machine hits all alike); best against best, among the layouts whose
+    median p99 is under 100 ms (all of a side's, if none of them is)."""
     report = Report("enqueue-http")
     load = http.Load(o.connections, o.seconds)
     sides: dict[str, tuple[http.ServerLayout, ...]] = {"taskrow": o.http_layouts}
@@ -346,11 +347,29 @@ def run_http(o: Options) -> Report:
         for layout in sides.get("rq", ()):
             runs.setdefault(("rq", layout), []).append(http.rq_http(layout, load))
     best: dict[str, float] = {}
+    best_layout: dict[str, http.ServerLayout] = {}
     for name, layouts in sides.items():
-        best[name] = max(_http_rows(report, name, layout, runs[name, layout]) for layout in layouts)
-    report.add("taskrow_req_per_s", "taskrow, best layout", best["taskrow"], "req/s")
+        medians = {
+            layout: _http_rows(report, name, layout, runs[name, layout]) for layout in layouts
+        }
+        # the target's layouts answer with p99 under P99_BOUND_MS; if none does, all compete
+        within = [layout for layout, (_, p99) in medians.items() if p99 < P99_BOUND_MS]
+        best_layout[name] = max(within or medians, key=lambda layout: medians[layout][0])
+        best[name] = medians[best_layout[name]][0]
+    bound = f"p99 < {P99_BOUND_MS:g} ms"
+    report.add(
+        "taskrow_req_per_s",
+        f"taskrow, best layout with {bound} ({best_layout['taskrow']})",
+        best["taskrow"],
+        "req/s",
+    )
     if "rq" in best:
-        report.add("rq_req_per_s", "Flask + RQ, best layout", best["rq"], "req/s")
+        report.add(
+            "rq_req_per_s",
+            f"Flask + RQ, best layout with {bound} ({best_layout['rq']})",
+            best["rq"],
+            "req/s",
+        )
     report.add(
         "ratio_to_rq",
         "taskrow best / Flask + RQ best req/s (target >= 1)",
@@ -370,20 +389,25 @@ def run_http(o: Options) -> Report:
     return report
 
 
+#: enqueue-http's target compares layouts whose median p99 stays under this.
+P99_BOUND_MS = 100.0
+
+
 def _http_rows(
     report: Report, name: str, layout: http.ServerLayout, runs: list[dict[str, float]]
-) -> float:
-    """Add one layout's medians to the report; returns its median req/s."""
+) -> tuple[float, float]:
+    """Add one layout's medians to the report; returns its median req/s and p99."""
     label = "taskrow" if name == "taskrow" else "Flask + RQ"
-    key = f"{name}_{layout}"
+    key = f"{name}_{str(layout).replace(':', '_')}"
     rate = round(median([r["req_per_s"] for r in runs]), 1)
     report.add(f"{key}_req_per_s", f"{label} {layout} (workers x threads) req/s", rate, "req/s")
+    latency = {}
     for p in ("p50", "p99"):
-        value = round(median([r[f"{p}_ms"] for r in runs]), 2)
-        report.add(f"{key}_{p}_ms", f"{label} {layout} {p}", value, "ms")
+        latency[p] = round(median([r[f"{p}_ms"] for r in runs]), 2)
+        report.add(f"{key}_{p}_ms", f"{label} {layout} {p}", latency[p], "ms")
     errors = sum(int(v) for r in runs for k, v in r.items() if k.startswith("errors_"))
     report.add(f"{key}_errors", f"{label} {layout} errors (socket + HTTP >= 400)", errors)
-    return rate
+    return rate, latency["p99"]
 
 
 def run_io_bound(o: Options) -> Report:

@@ -104,6 +104,8 @@ def count_tasks(engine: Engine) -> int:
 class CheckedSession(requests.Session):
     """requests against a real server, checking every answer against the OpenAPI document."""
 
+    process: subprocess.Popen[bytes] | None = None
+
     def __init__(self, base: str) -> None:
         super().__init__()
         self.base = base
@@ -133,9 +135,11 @@ def running_server(
     *,
     args: tuple[str, ...] = (),
     env: Mapping[str, str] | None = None,
+    server: str = "gunicorn",
 ) -> Iterator[CheckedSession]:
-    """``taskrow api`` (gunicorn, 2 gthread workers) on a free port, killed at exit; ``args``
-    are more options of ``taskrow api``, ``env`` more environment variables."""
+    """``taskrow api`` (``server``: gunicorn or granian, 2 workers of 8 threads) on a free port,
+    killed at exit; ``args`` are more options of ``taskrow api``, ``env`` more environment
+    variables. The session's ``process`` is the server's main process."""
     port = free_port()
     environ = {**os.environ, "TASKROW_DATABASE_URL": db_url, **(env or {})}
     log_path = folder / f"gunicorn-{port}.log"
@@ -150,6 +154,8 @@ def running_server(
                 "2",
                 "--threads",
                 "8",
+                "--server",
+                server,
                 *args,
             ],
             env=environ,
@@ -158,10 +164,12 @@ def running_server(
             start_new_session=True,
         )
         session = CheckedSession(f"http://127.0.0.1:{port}")
+        session.process = process
         try:
-            wait_for(
-                lambda: _answers(session, process, log_path), timeout=30, what="gunicorn to answer"
+            answer = wait_for(
+                lambda: _answers(session, process, log_path), timeout=30, what=f"{server} to answer"
             )
+            assert answer.headers["Server"].lower().startswith(server), answer.headers
             yield session
         finally:
             session.close()
@@ -169,21 +177,30 @@ def running_server(
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Kill the arbiter and its workers (one process group); their shutdown is not under test."""
-    os.killpg(process.pid, signal.SIGKILL)
+    """Kill the main process and its workers (one process group); a test of the shutdown
+    sends its own signal first."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=15)
 
 
-@pytest.fixture
-def server(db_url: str, tmp_path: Path) -> Iterator[CheckedSession]:
-    with running_server(db_url, tmp_path, env={"TASKROW_QUEUE_DEPTH_LIMIT": "20"}) as session:
+SERVERS = ("gunicorn", "granian")
+
+
+@pytest.fixture(params=SERVERS)
+def server(db_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[CheckedSession]:
+    env = {"TASKROW_QUEUE_DEPTH_LIMIT": "20"}
+    with running_server(db_url, tmp_path, env=env, server=request.param) as session:
         yield session
 
 
-def _answers(session: CheckedSession, process: subprocess.Popen[bytes], log: Path) -> bool:
+def _answers(
+    session: CheckedSession, process: subprocess.Popen[bytes], log: Path
+) -> requests.Response | None:
     if process.poll() is not None:
         raise AssertionError(f"taskrow api exited: {log.read_text()}")
     try:
-        return session.get("/healthz").status_code == 200
+        answer = session.get("/healthz")
     except requests.ConnectionError:
-        return False
+        return None
+    return answer if answer.status_code == 200 else None

@@ -9,6 +9,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 import requests
 from sqlalchemy.engine import Engine
 
@@ -16,7 +17,7 @@ import queue_core
 from queue_core import Failure
 
 from ..support import wait_for
-from .conftest import MakeKey, bearer, running_server
+from .conftest import SERVERS, MakeKey, bearer, running_server
 
 SECRET_KEY = "api-logs-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
 ARGS_MARKER = "args-value-never-logged"
@@ -94,12 +95,14 @@ def exercise(base: str, engine: Engine, token: str) -> dict[str, str]:
 ENV = {"TASKROW_SECRET_KEY": SECRET_KEY, "TASKROW_DASHBOARD_SECURE_COOKIE": "off"}
 
 
+@pytest.mark.parametrize("server", SERVERS)
 def test_text_lines_with_request_ids_and_no_secrets(
-    db_url: str, tmp_path: Path, engine: Engine, make_key: MakeKey
+    db_url: str, tmp_path: Path, engine: Engine, make_key: MakeKey, server: str
 ) -> None:
     token = make_key(tenant="acme")
     env = {**ENV, "TASKROW_QUEUE_DEPTH_LIMIT": "1"}
-    with running_server(db_url, tmp_path, args=("--log-format", "text"), env=env) as http:
+    args = ("--log-format", "text")
+    with running_server(db_url, tmp_path, args=args, env=env, server=server) as http:
         seen = exercise(http.base, engine, token)
         for status in (202, 429):
             body = {"task": "t", "queue": "full"}
@@ -125,14 +128,18 @@ def test_text_lines_with_request_ids_and_no_secrets(
         assert never not in found, never
     line = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO api\.views api\.enqueued"
     assert re.search(line, found, re.M)
-    assert re.search(r"INFO gunicorn\.access .*POST /v1/tasks", found)  # in the same format
+    # the access log in the same format
+    stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}"
+    assert re.search(rf"^{stamp} INFO {server}\.access .*POST /v1/tasks", found, re.M)
 
 
+@pytest.mark.parametrize("server", SERVERS)
 def test_json_lines_carry_the_request_id_as_a_field(
-    db_url: str, tmp_path: Path, engine: Engine, make_key: MakeKey
+    db_url: str, tmp_path: Path, engine: Engine, make_key: MakeKey, server: str
 ) -> None:
     token = make_key(tenant="acme")
-    with running_server(db_url, tmp_path, args=("--log-format", "json"), env=ENV) as http:
+    args = ("--log-format", "json")
+    with running_server(db_url, tmp_path, args=args, env=ENV, server=server) as http:
         seen = exercise(http.base, engine, token)
 
         def enqueued() -> list[dict[str, object]]:
@@ -143,7 +150,11 @@ def test_json_lines_carry_the_request_id_as_a_field(
     assert line["request_id"] == "client-req-0001" and line["level"] == "info"
     assert seen["enqueued"] in str(line["message"])
     everything = output(tmp_path)
+    access = []
     for raw in everything.splitlines():
         if raw.strip():
-            json.loads(raw)  # every line of the process, gunicorn's own included, is JSON
+            parsed = json.loads(raw)  # every line of the process, the server's own included
+            if parsed.get("logger") == f"{server}.access":
+                access.append(parsed)
+    assert any("POST /v1/tasks" in str(x["message"]) for x in access)
     assert token.split("_", 2)[2] not in everything and ARGS_MARKER not in everything

@@ -29,7 +29,15 @@ CASES = {
     "latency": ["--rate", "20", "--seconds", "2", "--threads", "2"],
     "history": ["--tasks", "40", "--finished", "500", "--future", "50", *TINY],
     "memory": ["--tasks", "200", "--threads", "2"],
-    "enqueue-http": ["--seconds", "1", "--connections", "2", "--http-layouts", "1x2", "--no-rq"],
+    "enqueue-http": [
+        "--seconds",
+        "1",
+        "--connections",
+        "2",
+        "--http-layouts",
+        "1x2,granian:1x2",
+        "--no-rq",
+    ],
     "pooler": [
         "--tasks",
         "60",
@@ -61,6 +69,8 @@ EXPECTED = {
         "taskrow_1x2_p50_ms",
         "taskrow_1x2_p99_ms",
         "taskrow_1x2_errors",
+        "taskrow_granian_1x2_req_per_s",
+        "taskrow_granian_1x2_p99_ms",
     ],
     "pooler": ["drain_none_tasks_per_s", "drain_transaction_tasks_per_s", "http_ratio"],
 }
