@@ -332,8 +332,9 @@ def run_memory(o: Options) -> Report:
 def run_http(o: Options) -> Report:
     """taskrow at each server layout searched, and (``--rq``) Flask + RQ at each of its own;
     medians of ``repeat`` rounds, each round measuring every layout once (interleaved, so
-    drift on a shared machine hits all alike); best against best, among the layouts whose
-    median p99 is under 100 ms (all of a side's, if none of them is)."""
+    drift on a shared machine hits all alike); best against best: Flask + RQ's layout with
+    the most requests a second, taskrow's among its layouts whose median p99 is under 100 ms
+    (the target's bound; all of them, if none is)."""
     report = Report("enqueue-http")
     load = http.Load(o.connections, o.seconds)
     sides: dict[str, tuple[http.ServerLayout, ...]] = {"taskrow": o.http_layouts}
@@ -352,21 +353,22 @@ def run_http(o: Options) -> Report:
         medians = {
             layout: _http_rows(report, name, layout, runs[name, layout]) for layout in layouts
         }
-        # the target's layouts answer with p99 under P99_BOUND_MS; if none does, all compete
+        # taskrow's target holds it to p99 under P99_BOUND_MS (if no layout is, all compete);
+        # the peer's best is its fastest layout, whatever its p99
         within = [layout for layout, (_, p99) in medians.items() if p99 < P99_BOUND_MS]
-        best_layout[name] = max(within or medians, key=lambda layout: medians[layout][0])
+        candidates = within if name == "taskrow" and within else list(medians)
+        best_layout[name] = max(candidates, key=lambda layout: medians[layout][0])
         best[name] = medians[best_layout[name]][0]
-    bound = f"p99 < {P99_BOUND_MS:g} ms"
     report.add(
         "taskrow_req_per_s",
-        f"taskrow, best layout with {bound} ({best_layout['taskrow']})",
+        f"taskrow, best layout with p99 < {P99_BOUND_MS:g} ms ({best_layout['taskrow']})",
         best["taskrow"],
         "req/s",
     )
     if "rq" in best:
         report.add(
             "rq_req_per_s",
-            f"Flask + RQ, best layout with {bound} ({best_layout['rq']})",
+            f"Flask + RQ, best layout ({best_layout['rq']})",
             best["rq"],
             "req/s",
         )
@@ -389,7 +391,7 @@ def run_http(o: Options) -> Report:
     return report
 
 
-#: enqueue-http's target compares layouts whose median p99 stays under this.
+#: enqueue-http's target holds taskrow's best layout to a median p99 under this.
 P99_BOUND_MS = 100.0
 
 
