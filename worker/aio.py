@@ -38,10 +38,11 @@ from .outcome import (
     Recorded,
     Succeeded,
     bad_arguments,
+    binds_at_call,
     checked_result,
-    classify,
     escaped,
     timeout_failure,
+    unbound_or_classified,
 )
 from .registry import Registry, TaskSpec
 
@@ -66,13 +67,13 @@ async def run_async_handler(
 ) -> Succeeded | Failed:
     """Await ``spec.fn(ctx, **args)`` and classify the result or exception, as
     :func:`worker.outcome.run_handler` does; ``CancelledError`` propagates."""
-    unbound = bad_arguments(spec, args, ctx)
+    unbound = None if binds_at_call(spec.fn) else bad_arguments(spec, args, ctx)
     if unbound is not None:
         return unbound
     try:
         result = await spec.fn(ctx, **args)
     except Exception as exc:  # noqa: BLE001 - user code's exceptions, as in run_handler
-        return classify(exc, spec)
+        return unbound_or_classified(exc, spec, args, ctx)
     return checked_result(result)
 
 

@@ -76,6 +76,9 @@ class Worker:
         # Keyed by lease, not task id: a timed-out attempt may still run here when the same
         # task is claimed again (by this worker) for its next attempt.
         self._inflight: dict[Lease, Job] = {}
+        # The jobs in flight whose timeout this loop enforces (thread pool, a timeout set):
+        # the loop looks at their deadlines at every step, so not at every job in flight.
+        self._timeouts: dict[Lease, Job] = {}
         self._done: queue.SimpleQueue[Done] = queue.SimpleQueue()
         self._pending: list[Done] = []
         self._wake = Waker()
@@ -309,9 +312,12 @@ class Worker:
 
     def _submit(self, tasks: list[Claimed]) -> None:
         assert self._pool is not None
+        enforced = self.config.pool == "thread"  # the process pool kills at the deadline
         for task in tasks:
             job = Job(task, self.registry.tasks.get(task.task))
             self._inflight[job.lease] = job
+            if enforced and job.timeout is not None:
+                self._timeouts[job.lease] = job
             task_event("task.claimed", job, logging.DEBUG)
             if job.spec is None:
                 self._done.put((job, unknown_task(task.task, self.registry.tasks)))
@@ -336,6 +342,7 @@ class Worker:
 
     def _add_pending(self, job: Job, outcome: Outcome) -> None:
         self._inflight.pop(job.lease, None)
+        self._timeouts.pop(job.lease, None)
         if job.began:
             took = time.monotonic() - job.started
             average = self._task_seconds
@@ -352,10 +359,8 @@ class Worker:
         return job, outcome
 
     def _mark_timeouts(self) -> None:
-        if self.config.pool != "thread":
-            return  # the process pool kills at the deadline itself
         now = time.monotonic()
-        for job in self._inflight.values():
+        for job in self._timeouts.values():
             deadline = job.deadline
             if deadline is not None and now >= deadline and not job.flags.timed_out.is_set():
                 job.flags.timed_out.set()
@@ -450,12 +455,11 @@ class Worker:
             deadlines.append(self._next_poll)
         if self._scheduler.active and not self.config.burst:
             deadlines.append(self._next_tick)
-        if self.config.pool == "thread":  # timeouts this loop enforces (not yet flagged)
-            deadlines += [
-                deadline
-                for job in self._inflight.values()
-                if (deadline := job.deadline) is not None and not job.flags.timed_out.is_set()
-            ]
+        deadlines += [  # timeouts this loop enforces (not yet flagged)
+            deadline
+            for job in self._timeouts.values()
+            if (deadline := job.deadline) is not None and not job.flags.timed_out.is_set()
+        ]
         return max(0.0, min(MAX_WAIT, min(deadlines) - now))
 
     def _finished(self) -> bool:

@@ -110,6 +110,31 @@ def test_arguments_that_do_not_bind_end_dead(engine: Engine) -> None:
     assert (done.state, done.error_type) == (TaskState.DEAD, "BadArguments")
 
 
+def test_a_type_error_the_handler_raises_is_retried_not_taken_for_bad_arguments(
+    engine: Engine,
+) -> None:
+    task = enqueue(engine, "type_error", {"n": 1})
+    make_worker(engine).run_once()
+    done = get(engine, task)
+    assert (done.state, done.error_type) == (TaskState.QUEUED, "TypeError")
+
+
+def test_a_wrapped_handler_is_not_entered_with_arguments_that_do_not_bind(
+    engine: Engine,
+) -> None:
+    """A decorator's own code would run before the inner call's TypeError: the arguments of a
+    wrapped handler are checked against its signature before anything is called."""
+    from .handlers import wrapper_calls
+
+    bad = enqueue(engine, "wrapped", {"m": 1})
+    good = enqueue(engine, "wrapped", {"n": 7})
+    make_worker(engine).run_once()
+    done = get(engine, bad)
+    assert (done.state, done.error_type) == (TaskState.DEAD, "BadArguments")
+    assert get(engine, good).result == 7
+    assert wrapper_calls == [str(good.id)]
+
+
 def test_non_json_result_ends_dead(engine: Engine) -> None:
     task = enqueue(engine, "not_json")
     make_worker(engine).run_once()
