@@ -25,7 +25,7 @@ from queue_core.leases import MAX_CLAIM
 from .announce import Announcer, warn_unconsumed_schedules
 from .config import WorkerConfig
 from .jobs import Job, Pool
-from .logs import task_event
+from .logs import SuccessLines, task_event
 from .outcome import Failed, Outcome, Succeeded, timeout_failure, unknown_task
 from .periodic import Clock, Scheduler
 from .pools import make_pool
@@ -90,6 +90,7 @@ class Worker:
         self._db_retry_at = 0.0
         self._db_delay = 0.0
         self._grace_deadline = float("inf")
+        self._success_lines = SuccessLines(config.success_lines)
         self._scheduler = Scheduler(registry, schema=config.schema, clock=clock)
         self._announcer = Announcer(registry, config)
         self._pool: Pool | None = None
@@ -136,6 +137,7 @@ class Worker:
         while self._inflight:
             self._collect(block=True)
         self._drain()
+        self._success_lines.flush()
         self._close()
         return len(claimed)
 
@@ -145,6 +147,7 @@ class Worker:
         self._collect()
         self._mark_timeouts()
         now = time.monotonic()
+        self._success_lines.tick(now)
         if now < self._db_retry_at:
             return
         # Each part on its own: a round that fails must not stop the heartbeats.
@@ -229,7 +232,7 @@ class Worker:
             raise
         del self._pending[: len(done)]
         self._isolate = max(0, self._isolate - len(done))
-        log_outcomes(done, done_round)
+        log_outcomes(done, done_round, self._success_lines)
         if claim:
             if len(done_round.claimed) == free:
                 self._claim_due = True  # a full batch: there may be more
@@ -491,6 +494,7 @@ class Worker:
                 logger.warning("worker.shutdown_write_failed attempt=%d error=%s", attempt + 1, exc)
                 time.sleep(0.5 * (attempt + 1))
         self._announcer.retire(self.engine)
+        self._success_lines.flush()
         self._close()
         unfinished = list(self._inflight.values())
         logger.info(

@@ -20,7 +20,7 @@ from queue_core import Failure, Heartbeat, Round, TaskState
 
 from .config import WorkerConfig
 from .jobs import Job
-from .logs import task_event
+from .logs import SuccessLines, task_event
 from .outcome import Failed, Outcome, Recorded, Succeeded
 
 Done = tuple[Job, Outcome]
@@ -55,29 +55,27 @@ def round_share(pending: list[Done], budget: int = MAX_ROUND_RESULT_BYTES) -> li
     return list(pending)
 
 
-def log_outcomes(done: list[Done], done_round: Round) -> None:
-    """One line per outcome, after the commit that made it true."""
+def log_outcomes(done: list[Done], done_round: Round, successes: SuccessLines) -> None:
+    """One line per outcome, after the commit that made it true (successes as ``successes``
+    lets them: beyond its rate, counted in one line a second)."""
     for job, outcome in done:
         task_id = job.task.id
         if isinstance(outcome, Recorded):
-            _log_recorded(job, outcome)
+            _log_applied(job, outcome.state, successes)
         elif job.flags.lease_lost.is_set():
             task_event("task.discarded", job, logging.WARNING, reason="lease_lost")
         elif isinstance(outcome, Succeeded):
-            _log_applied(job, TaskState.SUCCEEDED if task_id in done_round.completed else None)
+            state = TaskState.SUCCEEDED if task_id in done_round.completed else None
+            _log_applied(job, state, successes)
         else:
             _log_failure(job, outcome, done_round.failed.get(task_id))
 
 
-def _log_recorded(job: Job, outcome: Recorded) -> None:
-    _log_applied(job, outcome.state)
-
-
-def _log_applied(job: Job, state: TaskState | None) -> None:
+def _log_applied(job: Job, state: TaskState | None, successes: SuccessLines) -> None:
     if state is None:
         task_event("task.lease_lost", job, logging.WARNING, result="discarded")
     else:
-        task_event("task.succeeded", job)
+        successes.succeeded(job)
 
 
 def _log_failure(job: Job, outcome: Failed, state: TaskState | None) -> None:
