@@ -345,7 +345,8 @@ class Worker:
 
     def _add_pending(self, job: Job, outcome: Outcome) -> None:
         self._inflight.pop(job.lease, None)
-        self._timeouts.pop(job.lease, None)
+        if self._timeouts:
+            self._timeouts.pop(job.lease, None)
         if job.began:
             took = time.monotonic() - job.started
             average = self._task_seconds
