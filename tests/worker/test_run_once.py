@@ -39,6 +39,22 @@ def test_result_is_stored(engine: Engine) -> None:
     assert done.result == {"args": {"x": [1, 2]}, "attempt": 1}
 
 
+def test_args_reach_the_handler_as_they_were_enqueued(engine: Engine) -> None:
+    """The round's rows are decoded by the worker's own JSON loader: every JSON value, and no
+    arguments at all, arrive as given."""
+    args: dict[str, object] = {
+        "text": "é 漢字 \u2028 \" \\ \t",
+        "big": 123456789012345678901234567890,
+        "real": 1.5,
+        "nested": {"list": [None, True, {}], "empty": ""},
+    }
+    task = enqueue(engine, "echo", args)
+    bare = enqueue(engine, "echo")
+    assert make_worker(engine).run_once() == 2
+    assert get(engine, task).result == {"args": args, "attempt": 1}
+    assert get(engine, bare).result == {"args": {}, "attempt": 1}
+
+
 def test_batch_claim_is_sized_to_free_slots(engine: Engine) -> None:
     tasks = [enqueue(engine, "noop") for _ in range(5)]
     assert make_worker(engine, concurrency=3).run_once() == 3
