@@ -19,7 +19,7 @@ import time
 from sqlalchemy.engine import Engine
 
 import queue_core
-from queue_core import Claimed, DatabaseError, DatabaseUnavailable, Lease
+from queue_core import Claimed, DatabaseError, DatabaseUnavailable, LeaseToken
 from queue_core.leases import MAX_CLAIM
 
 from .announce import Announcer, warn_unconsumed_schedules
@@ -73,12 +73,13 @@ class Worker:
         self.config = config
         self._database_url = database_url
         self._app = app
-        # Keyed by lease, not task id: a timed-out attempt may still run here when the same
-        # task is claimed again (by this worker) for its next attempt.
-        self._inflight: dict[Lease, Job] = {}
+        # Keyed by lease token, not task id: a timed-out attempt may still run here when the
+        # same task is claimed again (by this worker) for its next attempt. (A token is new
+        # at every claim; hashing it alone costs half as much as hashing the whole lease.)
+        self._inflight: dict[LeaseToken, Job] = {}
         # The jobs in flight whose timeout this loop enforces (thread pool, a timeout set):
         # the loop looks at their deadlines at every step, so not at every job in flight.
-        self._timeouts: dict[Lease, Job] = {}
+        self._timeouts: dict[LeaseToken, Job] = {}
         self._done: queue.SimpleQueue[Done] = queue.SimpleQueue()
         self._pending: list[Done] = []
         self._wake = Waker()
@@ -287,7 +288,7 @@ class Worker:
     def _find_orphans(self, age: float) -> list[Claimed]:
         """The claims stamped with this worker's id in the last ``age`` seconds (and one more)
         under a lease it does not hold; their leases are extended (raises DatabaseError)."""
-        held = [*self._inflight, *(job.lease for job, _ in self._pending)]
+        held = [job.lease for job in [*self._inflight.values(), *(job for job, _ in self._pending)]]
         with queue_core.transaction(self.engine) as conn:
             return queue_core.adopt(
                 conn,
@@ -311,16 +312,16 @@ class Worker:
             logger.warning("task.adopted task_id=%s reason=round_reply_lost at=stop", task.id)
             job = Job(task, self.registry.tasks.get(task.task))
             job.flags.lease_lost.set()  # never submitted: released below
-            self._inflight[job.lease] = job
+            self._inflight[job.lease.token] = job
 
     def _submit(self, tasks: list[Claimed]) -> None:
         assert self._pool is not None
         enforced = self.config.pool == "thread"  # the process pool kills at the deadline
         for task in tasks:
             job = Job(task, self.registry.tasks.get(task.task))
-            self._inflight[job.lease] = job
+            self._inflight[job.lease.token] = job
             if enforced and job.timeout is not None:
-                self._timeouts[job.lease] = job
+                self._timeouts[job.lease.token] = job
             task_event("task.claimed", job, logging.DEBUG)
             if job.spec is None:
                 self._done.put((job, unknown_task(task.task, self.registry.tasks)))
@@ -344,9 +345,10 @@ class Worker:
             return
 
     def _add_pending(self, job: Job, outcome: Outcome) -> None:
-        self._inflight.pop(job.lease, None)
+        token = job.lease.token
+        self._inflight.pop(token, None)
         if self._timeouts:
-            self._timeouts.pop(job.lease, None)
+            self._timeouts.pop(token, None)
         if job.began:
             took = time.monotonic() - job.started
             average = self._task_seconds

@@ -43,7 +43,7 @@ def test_args_reach_the_handler_as_they_were_enqueued(engine: Engine) -> None:
     """The round's rows are decoded by the worker's own JSON loader: every JSON value, and no
     arguments at all, arrive as given."""
     args: dict[str, object] = {
-        "text": "é 漢字 \u2028 \" \\ \t",
+        "text": 'é 漢字 \u2028 " \\ \t',
         "big": 123456789012345678901234567890,
         "real": 1.5,
         "nested": {"list": [None, True, {}], "empty": ""},
