@@ -3,7 +3,8 @@
 One control thread owns every database round trip except progress writes and the handlers'
 own transactions: it writes finished outcomes and claims the next batch in one transaction,
 sends one heartbeat statement per interval for all held leases, and never keeps a transaction
-open while a handler runs. Handlers run in a :class:`ThreadPool` or :class:`ProcessPool`.
+open while a handler runs. Handlers run in a :class:`ThreadPool` or :class:`ProcessPool`,
+and ``async def`` ones on an event loop (:class:`worker.aio.AsyncPool`).
 
 Database trouble (restart, network) is logged and retried with capped, jittered backoff;
 finished outcomes wait in memory and are written, fenced, once the database answers.
@@ -29,10 +30,8 @@ from .logs import SuccessLines, task_event
 from .outcome import Failed, Outcome, Succeeded, timeout_failure, unknown_task
 from .periodic import Clock, Scheduler
 from .pools import make_pool
-from .processes import ProcessPool
 from .recorder import Done, RoundConnection, apply_heartbeat, log_outcomes, round_share, run_round
 from .registry import Registry
-from .threads import ThreadPool
 from .waker import Waker, start_listener
 
 logger = logging.getLogger(__name__)
@@ -103,8 +102,8 @@ class Worker:
         self._next_orphan_check = 0.0
         self._isolate = 0  # how many pending outcomes to write one per round (see _run_round)
         # The running average of begun attempts' durations (None until one ended), and
-        # whether the pool queues jobs for its slots (threads, processes: tasks claimed ahead
-        # wait there; an event loop would start them all at once).
+        # whether the pool queues jobs for its slots (tasks claimed ahead wait there: threads,
+        # processes, an event loop alone; not sync and async pools side by side).
         self._task_seconds: float | None = None
         self._queues_jobs = False
 
@@ -421,7 +420,7 @@ class Worker:
             self.config, self.engine, self._on_done, app=self._app, registry=self.registry
         )
         self._pool.start()
-        self._queues_jobs = isinstance(self._pool, ThreadPool | ProcessPool)
+        self._queues_jobs = self._pool.queues_jobs
         listen_url = self._database_url if listen and self.config.listen else None
         if listen_url is not None:
             start_listener(
