@@ -36,10 +36,6 @@ def task_event(event: str, job: Job, level: int = logging.INFO, **fields: Any) -
         observer(event, job)
     if not logger.isEnabledFor(level):
         return
-    _log(event, job, level, fields)
-
-
-def _log(event: str, job: Job, level: int, fields: dict[str, Any]) -> None:
     values: dict[str, Any] = {
         "event": event,
         "task_id": str(job.task.id),
