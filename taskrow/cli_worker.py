@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 import queue_core
 from queue_core import migrations
 from worker import (
+    SUCCESS_LINES_PER_SECOND,
     AppError,
     Metrics,
     Registry,
@@ -39,6 +40,19 @@ def _queues(value: str | None, registry: Registry) -> tuple[str, ...]:
     if value:
         return tuple(q.strip() for q in value.split(",") if q.strip())
     return tuple(registry.queues())
+
+
+def _success_lines(value: str) -> int | None:
+    """``--success-lines``: a count of lines a second, or ``all`` (None: no limit)."""
+    if value.strip().lower() == "all":
+        return None
+    try:
+        count = int(value)
+    except ValueError:
+        count = -1
+    if count < 0:
+        raise click.BadParameter(f"{value!r}: give a number of lines a second (0 or more) or 'all'")
+    return count
 
 
 def _install_signals(runner: Worker) -> None:
@@ -159,6 +173,15 @@ def _check_pooler(url: str, settings: Settings, listen_url: str | None) -> None:
     help="warning drops the per-task info lines (succeeded ...); debug adds task.claimed.",
 )
 @click.option(
+    "--success-lines",
+    default=str(SUCCESS_LINES_PER_SECOND),
+    show_default=True,
+    callback=lambda _ctx, _param, value: _success_lines(value),
+    metavar="N|all",
+    help="task.succeeded lines a second at most; the successes beyond are counted in one "
+    "task.succeeded_count line a second ('all': a line for every success).",
+)
+@click.option(
     "--async-commit",
     is_flag=True,
     envvar="TASKROW_ASYNC_COMMIT",
@@ -188,6 +211,7 @@ def worker(
     max_child_memory: int | None,
     log_format: str,
     log_level: str,
+    success_lines: int | None,
     async_commit: bool,
     metrics_port: int | None,
     metrics_host: str,
@@ -204,6 +228,7 @@ def worker(
             queues=_queues(queues, registry),
             concurrency=concurrency,
             prefetch=prefetch,
+            success_lines=success_lines,
             pool="process" if pool == "process" else "thread",
             lease=lease,
             poll_interval=poll_interval,

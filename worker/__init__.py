@@ -8,7 +8,7 @@ Run them with :class:`Worker` (or ``taskrow worker --app MODULE[:REGISTRY]``). S
 """
 
 from .aio_context import AsyncTaskContext
-from .config import WorkerConfig
+from .config import SUCCESS_LINES_PER_SECOND, WorkerConfig
 from .context import TaskContext
 from .errors import (
     AppError,
@@ -28,6 +28,7 @@ from .registry import PeriodicSpec, Registry, TaskSpec, load_app, periodic, regi
 __all__ = [
     "EXIT_OK",
     "EXIT_RELEASED",
+    "SUCCESS_LINES_PER_SECOND",
     "AppError",
     "AsyncTaskContext",
     "Cancelled",

@@ -15,6 +15,7 @@ its current ``await``, and the attempt ends ``cancelled``, is discarded, or fail
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import threading
@@ -38,10 +39,11 @@ from .outcome import (
     Recorded,
     Succeeded,
     bad_arguments,
+    binds_at_call,
     checked_result,
-    classify,
     escaped,
     timeout_failure,
+    unbound_or_classified,
 )
 from .registry import Registry, TaskSpec
 
@@ -66,19 +68,22 @@ async def run_async_handler(
 ) -> Succeeded | Failed:
     """Await ``spec.fn(ctx, **args)`` and classify the result or exception, as
     :func:`worker.outcome.run_handler` does; ``CancelledError`` propagates."""
-    unbound = bad_arguments(spec, args, ctx)
+    unbound = None if binds_at_call(spec.fn) else bad_arguments(spec, args, ctx)
     if unbound is not None:
         return unbound
     try:
         result = await spec.fn(ctx, **args)
     except Exception as exc:  # noqa: BLE001 - user code's exceptions, as in run_handler
-        return classify(exc, spec)
+        return unbound_or_classified(exc, spec, args, ctx)
     return checked_result(result)
 
 
 class AsyncPool:
-    """Runs async handlers on an event loop in a thread of its own; ``size`` bounds nothing
-    here (the worker claims no more than its concurrency) but sizes the async engine."""
+    """Runs async handlers on an event loop in a thread of its own, at most ``size`` at once
+    (the worker's concurrency); the tasks a worker claims ahead wait, unstarted, for one of
+    them to end. ``size`` also sizes the async engine."""
+
+    queues_jobs = True
 
     def __init__(
         self,
@@ -100,6 +105,7 @@ class AsyncPool:
         self._closed = threading.Event()
         self._lock = threading.Lock()  # guards _running, read by the watchdog thread
         self._running: dict[asyncio.Task[None], Job] = {}
+        self._waiting: collections.deque[Job] = collections.deque()  # claimed ahead
         self._reasons: dict[Lease, str] = {}  # why an attempt's coroutine was cancelled
         self._settling: set[Lease] = set()  # handler returned: its commit is not cancelled
         self._thread: threading.Thread | None = None
@@ -164,9 +170,25 @@ class AsyncPool:
         await self._engine.dispose()
 
     def _begin(self, job: Job) -> None:
+        if len(self._running) >= self._size:
+            self._waiting.append(job)
+        else:
+            self._start(job)
+
+    def _start(self, job: Job) -> None:
+        refused = job.begin()  # lost or cancelled while it waited: not started
+        if refused is not None:
+            self._on_done(job, refused)
+            return
         task = self._loop.create_task(self._run(job), name=f"taskrow-task-{job.task.id}")
         with self._lock:
             self._running[task] = job
+
+    def _start_waiting(self) -> None:
+        """Start the tasks claimed ahead while slots are free (none once the pool closes: the
+        worker releases them, refunded)."""
+        while self._waiting and len(self._running) < self._size and not self._closed.is_set():
+            self._start(self._waiting.popleft())
 
     async def _run(self, job: Job) -> None:
         outcome: Outcome
@@ -184,6 +206,7 @@ class AsyncPool:
             self._reasons.pop(job.lease, None)
             self._settling.discard(job.lease)
         self._on_done(job, outcome)
+        self._start_waiting()
 
     async def _attempt(self, job: Job) -> Outcome:
         assert job.spec is not None and self._engine is not None
@@ -197,7 +220,6 @@ class AsyncPool:
             transaction_factory=tx.open,
         )
         outcome: Outcome
-        job.began = True  # from here a release at shutdown keeps the attempt charged
         try:
             outcome = await run_async_handler(job.spec, job.task.args, ctx)
         except asyncio.CancelledError:
@@ -360,6 +382,9 @@ class MixedPool:
         self._sync = sync
         self._aio = aio
         self._kinds: dict[str, bool] = {}
+        # Tasks claimed ahead wait for a slot only when one pool runs them all: with both,
+        # each pool's slots would admit up to the worker's concurrency at once.
+        self.queues_jobs = sync is None
 
     def start(self) -> None:
         self._aio.start()

@@ -10,6 +10,9 @@ from typing import Literal
 
 from queue_core import DEFAULT_SCHEMA
 
+#: The default of ``WorkerConfig.success_lines`` (``task.succeeded`` lines a second).
+SUCCESS_LINES_PER_SECOND = 100
+
 
 def default_worker_id() -> str:
     """``host:pid:suffix``, the suffix random per process start (6 hex digits).
@@ -34,6 +37,10 @@ class WorkerConfig:
     ``prefetch`` is how many tasks a worker may claim beyond its ``concurrency`` while its
     handlers are quick (see :attr:`claim_ahead`); they wait in the worker, unstarted, for a
     slot. None: three times ``concurrency``; 0: never claim ahead.
+
+    ``success_lines`` is how many ``task.succeeded`` lines a second the worker logs at most;
+    the successes beyond are counted in one ``task.succeeded_count`` line a second (see
+    :class:`worker.logs.SuccessLines`). None: a line for every success.
     """
 
     queues: tuple[str, ...]
@@ -50,6 +57,7 @@ class WorkerConfig:
     max_tasks_per_child: int | None = None
     max_child_memory_mb: int | None = None
     prefetch: int | None = None
+    success_lines: int | None = SUCCESS_LINES_PER_SECOND
 
     def __post_init__(self) -> None:
         if not self.queues:
@@ -60,6 +68,8 @@ class WorkerConfig:
             raise ValueError("lease: must be at least 1 second")
         if self.prefetch is not None and self.prefetch < 0:
             raise ValueError("prefetch: must be 0 or more")
+        if self.success_lines is not None and self.success_lines < 0:
+            raise ValueError("success_lines: must be 0 or more")
 
     @property
     def claim_ahead(self) -> int:

@@ -38,12 +38,11 @@ class EventLike(Protocol):
 
 class Flag:
     """A flag between threads of one process: nobody waits on it, so no lock is needed (reading
-    and writing a bool attribute are atomic), and it costs far less than a threading.Event."""
+    and writing a bool attribute are atomic), and it costs far less than a threading.Event.
+    Unset until ``set()`` gives the instance its own value (no ``__init__`` to run: a worker
+    makes three flags for every task it claims)."""
 
-    __slots__ = ("_value",)
-
-    def __init__(self) -> None:
-        self._value = False
+    _value = False
 
     def is_set(self) -> bool:
         return self._value

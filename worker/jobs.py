@@ -71,7 +71,13 @@ OnDone = Callable[[Job, Outcome], None]
 
 
 class Pool(Protocol):
-    """Runs jobs concurrently; reports each outcome through the ``on_done`` it was built with."""
+    """Runs jobs concurrently; reports each outcome through the ``on_done`` it was built with.
+
+    ``queues_jobs``: whether jobs submitted beyond its slots wait, unstarted, for one (then
+    the worker may claim ahead; see ``worker.loop``)."""
+
+    @property
+    def queues_jobs(self) -> bool: ...
 
     def start(self) -> None: ...
 

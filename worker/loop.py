@@ -3,7 +3,8 @@
 One control thread owns every database round trip except progress writes and the handlers'
 own transactions: it writes finished outcomes and claims the next batch in one transaction,
 sends one heartbeat statement per interval for all held leases, and never keeps a transaction
-open while a handler runs. Handlers run in a :class:`ThreadPool` or :class:`ProcessPool`.
+open while a handler runs. Handlers run in a :class:`ThreadPool` or :class:`ProcessPool`,
+and ``async def`` ones on an event loop (:class:`worker.aio.AsyncPool`).
 
 Database trouble (restart, network) is logged and retried with capped, jittered backoff;
 finished outcomes wait in memory and are written, fenced, once the database answers.
@@ -19,20 +20,18 @@ import time
 from sqlalchemy.engine import Engine
 
 import queue_core
-from queue_core import Claimed, DatabaseError, DatabaseUnavailable, Lease
+from queue_core import Claimed, DatabaseError, DatabaseUnavailable, LeaseToken
 from queue_core.leases import MAX_CLAIM
 
 from .announce import Announcer, warn_unconsumed_schedules
 from .config import WorkerConfig
 from .jobs import Job, Pool
-from .logs import task_event
+from .logs import SuccessLines, task_event
 from .outcome import Failed, Outcome, Succeeded, timeout_failure, unknown_task
 from .periodic import Clock, Scheduler
 from .pools import make_pool
-from .processes import ProcessPool
 from .recorder import Done, RoundConnection, apply_heartbeat, log_outcomes, round_share, run_round
 from .registry import Registry
-from .threads import ThreadPool
 from .waker import Waker, start_listener
 
 logger = logging.getLogger(__name__)
@@ -73,9 +72,13 @@ class Worker:
         self.config = config
         self._database_url = database_url
         self._app = app
-        # Keyed by lease, not task id: a timed-out attempt may still run here when the same
-        # task is claimed again (by this worker) for its next attempt.
-        self._inflight: dict[Lease, Job] = {}
+        # Keyed by lease token, not task id: a timed-out attempt may still run here when the
+        # same task is claimed again (by this worker) for its next attempt. (A token is new
+        # at every claim; hashing it alone costs half as much as hashing the whole lease.)
+        self._inflight: dict[LeaseToken, Job] = {}
+        # The jobs in flight whose timeout this loop enforces (thread pool, a timeout set):
+        # the loop looks at their deadlines at every step, so not at every job in flight.
+        self._timeouts: dict[LeaseToken, Job] = {}
         self._done: queue.SimpleQueue[Done] = queue.SimpleQueue()
         self._pending: list[Done] = []
         self._wake = Waker()
@@ -87,6 +90,7 @@ class Worker:
         self._db_retry_at = 0.0
         self._db_delay = 0.0
         self._grace_deadline = float("inf")
+        self._success_lines = SuccessLines(config.success_lines)
         self._scheduler = Scheduler(registry, schema=config.schema, clock=clock)
         self._announcer = Announcer(registry, config)
         self._pool: Pool | None = None
@@ -98,8 +102,8 @@ class Worker:
         self._next_orphan_check = 0.0
         self._isolate = 0  # how many pending outcomes to write one per round (see _run_round)
         # The running average of begun attempts' durations (None until one ended), and
-        # whether the pool queues jobs for its slots (threads, processes: tasks claimed ahead
-        # wait there; an event loop would start them all at once).
+        # whether the pool queues jobs for its slots (tasks claimed ahead wait there: threads,
+        # processes, an event loop alone; not sync and async pools side by side).
         self._task_seconds: float | None = None
         self._queues_jobs = False
 
@@ -133,6 +137,7 @@ class Worker:
         while self._inflight:
             self._collect(block=True)
         self._drain()
+        self._success_lines.flush()
         self._close()
         return len(claimed)
 
@@ -142,6 +147,7 @@ class Worker:
         self._collect()
         self._mark_timeouts()
         now = time.monotonic()
+        self._success_lines.tick(now)
         if now < self._db_retry_at:
             return
         # Each part on its own: a round that fails must not stop the heartbeats.
@@ -226,7 +232,7 @@ class Worker:
             raise
         del self._pending[: len(done)]
         self._isolate = max(0, self._isolate - len(done))
-        log_outcomes(done, done_round)
+        log_outcomes(done, done_round, self._success_lines)
         if claim:
             if len(done_round.claimed) == free:
                 self._claim_due = True  # a full batch: there may be more
@@ -281,7 +287,7 @@ class Worker:
     def _find_orphans(self, age: float) -> list[Claimed]:
         """The claims stamped with this worker's id in the last ``age`` seconds (and one more)
         under a lease it does not hold; their leases are extended (raises DatabaseError)."""
-        held = [*self._inflight, *(job.lease for job, _ in self._pending)]
+        held = [job.lease for job in [*self._inflight.values(), *(job for job, _ in self._pending)]]
         with queue_core.transaction(self.engine) as conn:
             return queue_core.adopt(
                 conn,
@@ -305,13 +311,16 @@ class Worker:
             logger.warning("task.adopted task_id=%s reason=round_reply_lost at=stop", task.id)
             job = Job(task, self.registry.tasks.get(task.task))
             job.flags.lease_lost.set()  # never submitted: released below
-            self._inflight[job.lease] = job
+            self._inflight[job.lease.token] = job
 
     def _submit(self, tasks: list[Claimed]) -> None:
         assert self._pool is not None
+        enforced = self.config.pool == "thread"  # the process pool kills at the deadline
         for task in tasks:
             job = Job(task, self.registry.tasks.get(task.task))
-            self._inflight[job.lease] = job
+            self._inflight[job.lease.token] = job
+            if enforced and job.timeout is not None:
+                self._timeouts[job.lease.token] = job
             task_event("task.claimed", job, logging.DEBUG)
             if job.spec is None:
                 self._done.put((job, unknown_task(task.task, self.registry.tasks)))
@@ -335,7 +344,10 @@ class Worker:
             return
 
     def _add_pending(self, job: Job, outcome: Outcome) -> None:
-        self._inflight.pop(job.lease, None)
+        token = job.lease.token
+        self._inflight.pop(token, None)
+        if self._timeouts:
+            self._timeouts.pop(token, None)
         if job.began:
             took = time.monotonic() - job.started
             average = self._task_seconds
@@ -352,10 +364,8 @@ class Worker:
         return job, outcome
 
     def _mark_timeouts(self) -> None:
-        if self.config.pool != "thread":
-            return  # the process pool kills at the deadline itself
         now = time.monotonic()
-        for job in self._inflight.values():
+        for job in self._timeouts.values():
             deadline = job.deadline
             if deadline is not None and now >= deadline and not job.flags.timed_out.is_set():
                 job.flags.timed_out.set()
@@ -410,7 +420,7 @@ class Worker:
             self.config, self.engine, self._on_done, app=self._app, registry=self.registry
         )
         self._pool.start()
-        self._queues_jobs = isinstance(self._pool, ThreadPool | ProcessPool)
+        self._queues_jobs = self._pool.queues_jobs
         listen_url = self._database_url if listen and self.config.listen else None
         if listen_url is not None:
             start_listener(
@@ -450,12 +460,11 @@ class Worker:
             deadlines.append(self._next_poll)
         if self._scheduler.active and not self.config.burst:
             deadlines.append(self._next_tick)
-        if self.config.pool == "thread":  # timeouts this loop enforces (not yet flagged)
-            deadlines += [
-                deadline
-                for job in self._inflight.values()
-                if (deadline := job.deadline) is not None and not job.flags.timed_out.is_set()
-            ]
+        deadlines += [  # timeouts this loop enforces (not yet flagged)
+            deadline
+            for job in self._timeouts.values()
+            if (deadline := job.deadline) is not None and not job.flags.timed_out.is_set()
+        ]
         return max(0.0, min(MAX_WAIT, min(deadlines) - now))
 
     def _finished(self) -> bool:
@@ -487,6 +496,7 @@ class Worker:
                 logger.warning("worker.shutdown_write_failed attempt=%d error=%s", attempt + 1, exc)
                 time.sleep(0.5 * (attempt + 1))
         self._announcer.retire(self.engine)
+        self._success_lines.flush()
         self._close()
         unfinished = list(self._inflight.values())
         logger.info(

@@ -61,18 +61,40 @@ Outcome = Succeeded | Failed | Recorded
 
 def run_handler(spec: TaskSpec, args: dict[str, Any], ctx: TaskContext) -> Succeeded | Failed:
     """Call ``spec.fn(ctx, **args)`` and classify the result or exception."""
-    unbound = bad_arguments(spec, args, ctx)
+    unbound = None if binds_at_call(spec.fn) else bad_arguments(spec, args, ctx)
     if unbound is not None:
         return unbound
     try:
         result = spec.fn(ctx, **args)
     except Exception as exc:  # noqa: BLE001 - the one place user code's exceptions are caught
-        return classify(exc, spec)
+        return unbound_or_classified(exc, spec, args, ctx)
     if inspect.iscoroutine(result):  # e.g. a lambda or wrapper around an async function
         result.close()
         message = f"{spec.name}: the handler returned a coroutine; make it `async def`"
         return Failed("InvalidResult", message, None, retryable=False)
     return checked_result(result)
+
+
+@functools.lru_cache(maxsize=1024)
+def binds_at_call(fn: Callable[..., Any]) -> bool:
+    """Whether calling ``fn`` with arguments that do not fit raises TypeError before any of
+    its code runs: true of a plain function (or coroutine function) that wraps nothing. Its
+    arguments are then checked only when a call raises TypeError (:func:`bad_arguments` costs
+    a few microseconds a task); a wrapper's own code would run first, so its arguments are
+    checked before the call."""
+    return inspect.isfunction(fn) and not hasattr(fn, "__wrapped__")
+
+
+def unbound_or_classified(
+    exc: Exception, spec: TaskSpec, args: dict[str, Any], ctx: object
+) -> Failed:
+    """The failure of a handler call that raised ``exc``: ``BadArguments`` if the call never
+    began (its arguments do not bind), else what :func:`classify` makes of it."""
+    if isinstance(exc, TypeError) and binds_at_call(spec.fn):
+        unbound = bad_arguments(spec, args, ctx)
+        if unbound is not None:
+            return unbound
+    return classify(exc, spec)
 
 
 def bad_arguments(spec: TaskSpec, args: dict[str, Any], ctx: object) -> Failed | None:
@@ -105,6 +127,8 @@ def classify(exc: Exception, spec: TaskSpec) -> Failed:
 
 def checked_result(result: Any) -> Succeeded | Failed:
     """Refuse, as a final failure, a result that Postgres could not store as JSON."""
+    if result is None:
+        return _NO_RESULT
     try:
         text = json.dumps(result, allow_nan=False, ensure_ascii=False)
         size = len(text.encode("utf-8"))
@@ -121,6 +145,9 @@ def checked_result(result: Any) -> Succeeded | Failed:
         message = f"the result is {size} bytes of JSON, over the limit of {MAX_RESULT_BYTES}"
         return Failed("ResultTooLarge", message, None, True)
     return Succeeded(json.loads(text), size)
+
+
+_NO_RESULT = Succeeded(None, 4)  # JSON null
 
 
 def escaped(exc: BaseException) -> Failed:

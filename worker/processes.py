@@ -112,6 +112,8 @@ class _Child:
 class ProcessPool:
     """``size`` slots, each with its own child process (started on first use)."""
 
+    queues_jobs = True
+
     def __init__(
         self,
         size: int,

@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 class ThreadPool:
     """``size`` threads taking jobs from one queue."""
 
+    queues_jobs = True
+
     def __init__(self, size: int, engine: Engine, on_done: OnDone, *, schema: str) -> None:
         self._size = size
         self._engine = engine

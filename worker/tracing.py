@@ -27,13 +27,19 @@ except ImportError:  # the otel extra is not installed
     _trace = None  # type: ignore[assignment]
 
 
-@contextlib.contextmanager
-def consumer(job: Job) -> Iterator[Any]:
+def consumer(job: Job) -> contextlib.AbstractContextManager[Any]:
     """A CONSUMER span for ``job``'s attempt (None without OpenTelemetry)."""
     tracer = None if _trace is None else core_tracing.tracer("worker")
-    if tracer is None:  # not installed, or no tracer provider set up
-        yield None
-        return
+    if tracer is None:  # not installed, or no tracer provider set up: nothing to make
+        return _NO_SPAN
+    return _span(tracer, job)
+
+
+_NO_SPAN = contextlib.nullcontext(None)  # reusable: it holds nothing
+
+
+@contextlib.contextmanager
+def _span(tracer: Any, job: Job) -> Iterator[Any]:
     task = job.task
     parent = None
     if task.traceparent is not None:

@@ -28,10 +28,16 @@ class Waker:
         self._read, self._write = os.pipe()
         os.set_blocking(self._read, False)
         os.set_blocking(self._write, False)
+        # Whether a byte may be pending: set() writes only when it is not, so a thousand
+        # set() calls between two waits cost one write (and one wake-up), not a thousand.
+        # wait() clears it only after draining the pipe: a set() that found it true came
+        # before the clear, so its state (published before it) is read after wait() returns.
+        self._armed = False
 
     def set(self) -> None:
-        # Always write: a "byte already pending" flag cannot be kept in step with the drain
-        # without a lock, and a stale flag would swallow every later wake-up.
+        if self._armed:
+            return
+        self._armed = True
         with contextlib.suppress(BlockingIOError):  # a full pipe is already a wake-up
             os.write(self._write, b"!")
 
@@ -45,6 +51,7 @@ class Waker:
         with contextlib.suppress(BlockingIOError):
             while os.read(self._read, 4096):
                 pass
+        self._armed = False
 
     def close(self) -> None:
         os.close(self._read)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -160,3 +162,28 @@ def slow_transaction(ctx: TaskContext, marker: str) -> str:
 def nap(ctx: TaskContext, seconds: float) -> None:
     """Takes ``seconds``: longer than a worker claims ahead for when over 0.05."""
     time.sleep(seconds)
+
+
+@registry.task("type_error", max_attempts=3)
+def type_error(ctx: TaskContext, n: int) -> None:
+    """Its arguments bind; its body raises TypeError (a bug of the handler, retried)."""
+    raise TypeError(f"cannot add {n!r} and a string")
+
+
+#: The calls a wrapper's own code made (the ``wrapped`` handler below).
+wrapper_calls: list[str] = []
+
+
+def recorded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def wrapper(ctx: TaskContext, *args: Any, **kwargs: Any) -> Any:
+        wrapper_calls.append(str(ctx.task_id))
+        return fn(ctx, *args, **kwargs)
+
+    return wrapper
+
+
+@registry.task("wrapped")
+@recorded
+def wrapped(ctx: TaskContext, n: int) -> int:
+    return n

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 
+import pytest
 import requests
 from sqlalchemy.engine import Engine
 
@@ -59,10 +60,40 @@ def test_an_invalid_queue_name_is_a_usage_error(start_worker: StartWorker) -> No
     assert "queues: 'Not A Queue' is not a valid name" in proc.text()
 
 
-def test_metrics_count_transitions(engine: Engine, start_worker: StartWorker) -> None:
+def test_successes_beyond_the_line_rate_are_counted_in_one_line(
+    engine: Engine, start_worker: StartWorker
+) -> None:
+    tasks = [enqueue(engine, "echo", {"i": i}) for i in range(40)]
+    dead = enqueue(engine, "refuse")
+    proc = start_worker("--burst", "--poll-only", "--success-lines", "0", "--log-format", "json")
+    assert proc.wait_exit(timeout=TIMEOUT) == 0
+    assert all(fetch(engine, t).state is TaskState.SUCCEEDED for t in tasks)
+    lines = [json.loads(line) for line in proc.text().splitlines()]
+    assert not [x for x in lines if x.get("event") == "task.succeeded"]
+    counts = [x for x in lines if x.get("event") == "task.succeeded_count"]
+    assert sum(x["count"] for x in counts) == 40
+    assert all(x["seconds"] >= 0 for x in counts)
+    assert [x["task_id"] for x in lines if x.get("event") == "task.dead"] == [str(dead.id)]
+
+
+def test_every_success_has_its_line_with_success_lines_all(
+    engine: Engine, start_worker: StartWorker
+) -> None:
+    tasks = [enqueue(engine, "echo", {"i": i}) for i in range(150)]
+    proc = start_worker("--burst", "--poll-only", "--success-lines", "all", "--log-format", "json")
+    assert proc.wait_exit(timeout=TIMEOUT) == 0
+    lines = [json.loads(line) for line in proc.text().splitlines()]
+    logged = {x["task_id"] for x in lines if x.get("event") == "task.succeeded"}
+    assert logged == {str(t.id) for t in tasks}
+    assert not [x for x in lines if x.get("event") == "task.succeeded_count"]
+
+
+@pytest.mark.parametrize("lines", ["100", "0"])
+def test_metrics_count_transitions(engine: Engine, start_worker: StartWorker, lines: str) -> None:
+    """Successes counted instead of logged one by one (``--success-lines 0``) count alike."""
     port = free_port()
     tasks = [enqueue(engine, "echo", {"i": i}) for i in range(3)]
-    start_worker("--metrics-port", str(port))
+    start_worker("--metrics-port", str(port), "--success-lines", lines)
     for task in tasks:
         wait_for(functools.partial(succeeded, engine, task), timeout=TIMEOUT)
 

@@ -39,6 +39,22 @@ def test_result_is_stored(engine: Engine) -> None:
     assert done.result == {"args": {"x": [1, 2]}, "attempt": 1}
 
 
+def test_args_reach_the_handler_as_they_were_enqueued(engine: Engine) -> None:
+    """The round's rows are decoded by the worker's own JSON loader: every JSON value, and no
+    arguments at all, arrive as given."""
+    args: dict[str, object] = {
+        "text": 'é 漢字 \u2028 " \\ \t',
+        "big": 123456789012345678901234567890,
+        "real": 1.5,
+        "nested": {"list": [None, True, {}], "empty": ""},
+    }
+    task = enqueue(engine, "echo", args)
+    bare = enqueue(engine, "echo")
+    assert make_worker(engine).run_once() == 2
+    assert get(engine, task).result == {"args": args, "attempt": 1}
+    assert get(engine, bare).result == {"args": {}, "attempt": 1}
+
+
 def test_batch_claim_is_sized_to_free_slots(engine: Engine) -> None:
     tasks = [enqueue(engine, "noop") for _ in range(5)]
     assert make_worker(engine, concurrency=3).run_once() == 3
@@ -108,6 +124,31 @@ def test_arguments_that_do_not_bind_end_dead(engine: Engine) -> None:
     make_worker(engine).run_once()
     done = get(engine, task)
     assert (done.state, done.error_type) == (TaskState.DEAD, "BadArguments")
+
+
+def test_a_type_error_the_handler_raises_is_retried_not_taken_for_bad_arguments(
+    engine: Engine,
+) -> None:
+    task = enqueue(engine, "type_error", {"n": 1})
+    make_worker(engine).run_once()
+    done = get(engine, task)
+    assert (done.state, done.error_type) == (TaskState.QUEUED, "TypeError")
+
+
+def test_a_wrapped_handler_is_not_entered_with_arguments_that_do_not_bind(
+    engine: Engine,
+) -> None:
+    """A decorator's own code would run before the inner call's TypeError: the arguments of a
+    wrapped handler are checked against its signature before anything is called."""
+    from .handlers import wrapper_calls
+
+    bad = enqueue(engine, "wrapped", {"m": 1})
+    good = enqueue(engine, "wrapped", {"n": 7})
+    make_worker(engine).run_once()
+    done = get(engine, bad)
+    assert (done.state, done.error_type) == (TaskState.DEAD, "BadArguments")
+    assert get(engine, good).result == 7
+    assert wrapper_calls == [str(good.id)]
 
 
 def test_non_json_result_ends_dead(engine: Engine) -> None:

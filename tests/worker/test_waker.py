@@ -47,3 +47,30 @@ def test_wait_returns_after_the_timeout_without_a_set() -> None:
         assert time.monotonic() - started >= 0.04
     finally:
         waker.close()
+
+
+def test_sets_between_two_waits_write_one_byte(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pool threads call set() once per finished task: between two waits only the first
+    writes (a system call, and a wake-up of the control thread); after a wait, the next
+    set() writes again."""
+    waker = Waker()
+    real_write = os.write
+    writes: list[int] = []
+
+    def counted(fd: int, data: bytes) -> int:
+        writes.append(fd)
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", counted)
+    try:
+        for _ in range(1000):
+            waker.set()
+        assert len(writes) == 1
+        waker.wait(0)
+        waker.set()
+        assert len(writes) == 2
+        started = time.monotonic()
+        waker.wait(5.0)
+        assert time.monotonic() - started < 2.5, "the set() after a wait was swallowed"
+    finally:
+        waker.close()
