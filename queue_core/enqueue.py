@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
+from . import ids as ids_module
 from . import sql, tracing, validation
 from .db import Executor, copy_in, run_direct
 from .errors import (
@@ -246,24 +247,28 @@ def _validate_batch(tasks: Sequence[NewTask], tenant: str) -> list[_Row]:
     validation.queue_name(tenant, "tenant")
     if not 1 <= len(tasks) <= MAX_BATCH:
         raise InvalidTaskError("tasks", f"a batch holds 1 to {MAX_BATCH} tasks, not {len(tasks)}")
-    rows = [_validate(new, f"tasks[{i}]" if len(tasks) > 1 else "") for i, new in enumerate(tasks)]
+    ids = ids_module.uuid7s(len(tasks))
+    rows = [
+        _validate(new, ids[i], f"tasks[{i}]" if len(tasks) > 1 else "")
+        for i, new in enumerate(tasks)
+    ]
     _check_duplicate_keys(rows)
     return rows
 
 
-def _validate(new: NewTask, prefix: str) -> _Row:
+def _validate(new: NewTask, task_id: uuid.UUID, prefix: str) -> _Row:
     if prefix:
-        return _validate_fields(new, lambda name: f"{prefix}.{name}")
-    return _validate_fields(new, str)
+        return _validate_fields(new, task_id, lambda name: f"{prefix}.{name}")
+    return _validate_fields(new, task_id, str)
 
 
-def _validate_fields(new: NewTask, field: Callable[[str], str]) -> _Row:
+def _validate_fields(new: NewTask, task_id: uuid.UUID, field: Callable[[str], str]) -> _Row:
     run_at = None if new.run_at is None else validation.aware_datetime(new.run_at, field("run_at"))
     delay = None if new.delay is None else validation.seconds(new.delay, field("delay"))
     if run_at is not None and delay is not None:
         raise InvalidTaskError(field("run_at"), "give run_at or delay, not both")
     row = _Row(
-        id=TaskId(uuid.uuid4()),
+        id=TaskId(task_id),
         queue=validation.queue_name(new.queue, field("queue")),
         task=validation.task_name(new.task, field("task")),
         args=validation.json_object(new.args, field("args")),
