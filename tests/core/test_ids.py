@@ -1,10 +1,13 @@
-"""Task ids are UUIDv7 (RFC 9562): the time in front, version 7, the variant bits, and ids of one
-process always growing, within a millisecond, across a clock step back and past an overflow."""
+"""Task ids are UUIDv7 (RFC 9562): the time in front, version 7, the variant bits, random bits
+drawn afresh for each id, and ids of one process always growing (within a millisecond, across
+a clock step back, when a millisecond's values run short)."""
 
 from __future__ import annotations
 
 import itertools
 import os
+import select
+import signal
 import time
 import uuid
 from collections.abc import Iterator
@@ -59,27 +62,51 @@ def test_ids_keep_growing_when_the_clock_steps_back(saved_state: None) -> None:
     assert made == sorted(made)
 
 
-def test_a_spent_millisecond_carries_into_the_next(saved_state: None) -> None:
+def test_a_nearly_spent_millisecond_moves_on_to_the_next(saved_state: None) -> None:
     ahead = time.time_ns() // 1_000_000 + 60_000
-    ids._last_ms, ids._last_random = ahead, (1 << 74) - 2
-    made = ids.uuid7s(3)
-    assert [fields(value)[0] for value in made] == [ahead + 1] * 3
-    assert made == sorted(made) and all(fields(value)[1:3] == (7, 0b10) for value in made)
+    ids._last_ms, ids._last_random = ahead, (1 << 74) - (1 << 65)  # 2**65 values left: stays
+    stays = ids.uuid7s(3)
+    assert all(fields(value)[0] == ahead for value in stays)
+    assert all(fields(value)[3] > (1 << 74) - (1 << 65) for value in stays)
+    ids._last_ms, ids._last_random = ahead, (1 << 74) - (1 << 63)  # fewer than 2**64: moves on
+    moved = ids.uuid7s(3)
+    assert [fields(value)[0] for value in moved] == [ahead + 1] * 3
+    assert stays + moved == sorted(stays + moved)
+    assert all(fields(value)[1:3] == (7, 0b10) for value in stays + moved)
 
 
-def test_a_forked_child_draws_afresh() -> None:
-    ids.uuid7()
+def test_each_id_is_drawn_afresh_not_counted_on() -> None:
+    """The next id of the same millisecond is no small step from the last one: knowing an id
+    tells nothing useful of the next."""
+    made = [ids.uuid7() for _ in range(2000)] + ids.uuid7s(2000)
+    close = [
+        (a, b)
+        for a, b in itertools.pairwise(made)
+        if fields(a)[0] == fields(b)[0] and fields(b)[3] - fields(a)[3] < 1 << 40
+    ]
+    assert close == []
+
+
+def test_a_child_forked_while_another_thread_makes_ids_can_make_its_own() -> None:
     read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: report its state and first id, then leave at once
-        os.write(write, f"{ids._last_ms} {ids.uuid7()}".encode())
-        os._exit(0)
+    with ids._lock:  # as if another thread were making ids at the fork
+        pid = os.fork()
+        if pid == 0:  # the child: its first id, then leave at once
+            try:
+                os.write(write, str(ids.uuid7()).encode())
+            finally:
+                os._exit(0)
     os.close(write)
-    with os.fdopen(read) as pipe:
-        last_ms, child_id = pipe.read().split()
-    os.waitpid(pid, 0)
-    assert last_ms == "0"
-    assert uuid.UUID(child_id) != ids.uuid7()
+    try:
+        ready, _, _ = select.select([read], [], [], 30)
+        assert ready, "the child's uuid7() waited on its parent's lock"
+        child_id = uuid.UUID(os.read(read, 100).decode())
+    finally:
+        os.close(read)
+        if not ready:
+            os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    assert child_id.version == 7 and child_id != ids.uuid7()
 
 
 def test_enqueued_tasks_get_ordered_v7_ids(engine: Engine) -> None:
