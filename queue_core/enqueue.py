@@ -10,7 +10,7 @@ import dataclasses
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -248,39 +248,76 @@ def _validate_batch(tasks: Sequence[NewTask], tenant: str) -> list[_Row]:
     if not 1 <= len(tasks) <= MAX_BATCH:
         raise InvalidTaskError("tasks", f"a batch holds 1 to {MAX_BATCH} tasks, not {len(tasks)}")
     ids = ids_module.uuid7s(len(tasks))
-    rows = [
-        _validate(new, ids[i], f"tasks[{i}]" if len(tasks) > 1 else "")
-        for i, new in enumerate(tasks)
-    ]
+    names = _Names()
+    if len(tasks) == 1:
+        rows = [_validate_fields(tasks[0], ids[0], names)]
+    else:
+        rows = []
+        for i, new in enumerate(tasks):
+            try:
+                rows.append(_validate_fields(new, ids[i], names))
+            except InvalidTaskError as exc:
+                raise _in_batch(exc, i) from exc.__cause__
     _check_duplicate_keys(rows)
     return rows
 
 
-def _validate(new: NewTask, task_id: uuid.UUID, prefix: str) -> _Row:
-    if prefix:
-        return _validate_fields(new, task_id, lambda name: f"{prefix}.{name}")
-    return _validate_fields(new, task_id, str)
+def _in_batch(exc: InvalidTaskError, i: int) -> InvalidTaskError:
+    """``exc`` naming its field within the batch (``tasks[3].queue``); an idempotency key's
+    error has always named the key alone."""
+    if exc.field == "idempotency_key":
+        return exc
+    return InvalidTaskError(f"tasks[{i}].{exc.field}", exc.reason)
 
 
-def _validate_fields(new: NewTask, task_id: uuid.UUID, field: Callable[[str], str]) -> _Row:
-    run_at = None if new.run_at is None else validation.aware_datetime(new.run_at, field("run_at"))
-    delay = None if new.delay is None else validation.seconds(new.delay, field("delay"))
+class _Names:
+    """The queue and task names a batch has shown valid so far: a batch's rows mostly share
+    a few, each checked once. Only ``str`` values are remembered (no subclass with its own
+    equality or hash)."""
+
+    __slots__ = ("queues", "tasks")
+
+    def __init__(self) -> None:
+        self.queues: set[str] = set()
+        self.tasks: set[str] = set()
+
+    def queue(self, value: object) -> str:
+        if type(value) is str and value in self.queues:
+            return value
+        name = validation.queue_name(value, "queue")
+        if type(value) is str:
+            self.queues.add(value)
+        return name
+
+    def task(self, value: object) -> str:
+        if type(value) is str and value in self.tasks:
+            return value
+        name = validation.task_name(value, "task")
+        if type(value) is str:
+            self.tasks.add(value)
+        return name
+
+
+def _validate_fields(new: NewTask, task_id: uuid.UUID, names: _Names) -> _Row:
+    """One task's fields checked (in this order: the first error is the one raised), each
+    error naming its field alone."""
+    run_at = None if new.run_at is None else validation.aware_datetime(new.run_at, "run_at")
+    delay = None if new.delay is None else validation.seconds(new.delay, "delay")
     if run_at is not None and delay is not None:
-        raise InvalidTaskError(field("run_at"), "give run_at or delay, not both")
+        raise InvalidTaskError("run_at", "give run_at or delay, not both")
+    timeout = new.timeout_seconds
     row = _Row(
-        id=TaskId(task_id),
-        queue=validation.queue_name(new.queue, field("queue")),
-        task=validation.task_name(new.task, field("task")),
-        args=validation.json_object(new.args, field("args")),
-        priority=validation.integer(new.priority, field("priority"), *validation.PRIORITY_RANGE),
-        run_at=run_at,
-        delay=delay,
-        max_attempts=validation.integer(
-            new.max_attempts, field("max_attempts"), *validation.MAX_ATTEMPTS_RANGE
-        ),
-        timeout_seconds=validation.optional_timeout(new.timeout_seconds, field("timeout_seconds")),
-        idempotency_key=validation.idempotency_key(new.idempotency_key),
-        fingerprint=None,
+        TaskId(task_id),
+        names.queue(new.queue),
+        names.task(new.task),
+        validation.json_object(new.args, "args"),
+        validation.integer(new.priority, "priority", *validation.PRIORITY_RANGE),
+        run_at,
+        delay,
+        validation.integer(new.max_attempts, "max_attempts", *validation.MAX_ATTEMPTS_RANGE),
+        None if timeout is None else validation.optional_timeout(timeout, "timeout_seconds"),
+        None if new.idempotency_key is None else validation.idempotency_key(new.idempotency_key),
+        None,
     )
     if row.idempotency_key is None:
         return row

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -109,11 +110,43 @@ def json_text(value: object, field: str) -> str:
     if value is None or (type(value) is dict and not value):
         return "null" if value is None else "{}"  # nothing to check: the common no-args case
     _check_json(value, field, 0)
-    return _ENCODER.encode(value)
+    return _encode(value)
 
 
 # One encoder for every call (json.dumps with options builds a new one each time).
 _ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
+
+
+def _fast_encode() -> Callable[[object], str]:
+    """``_ENCODER.encode``, without building the C encoder it builds on each call: the same C
+    encoder with the same options, made once, less the check for circular references (values
+    reach it only after :func:`_check_json`, whose depth limit refuses those). The plain
+    method where that encoder is missing or takes other arguments."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return _ENCODER.encode
+    try:
+        chunks = make(
+            None,  # no circular-reference markers
+            _ENCODER.default,
+            json.encoder.encode_basestring_ascii,
+            None,  # indent
+            ":",
+            ",",
+            False,  # sort_keys
+            False,  # skipkeys
+            False,  # allow_nan
+        )
+    except TypeError:
+        return _ENCODER.encode
+
+    def encode(value: object) -> str:
+        return "".join(chunks(value, 0))
+
+    return encode
+
+
+_encode = _fast_encode()
 
 
 def _check_json(value: object, field: str, depth: int) -> None:
@@ -142,6 +175,8 @@ def _check_json(value: object, field: str, depth: int) -> None:
 def _check_string(value: str, field: str) -> None:
     if "\x00" in value:
         raise InvalidTaskError(field, "contains a NUL character, which Postgres cannot store")
+    if value.isascii():  # no surrogate then (a constant-time test)
+        return
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
