@@ -160,16 +160,30 @@ def _check_json(value: object, field: str, depth: int) -> None:
         if not math.isfinite(value):
             raise InvalidTaskError(field, "contains NaN or Infinity, which JSON cannot carry")
     elif isinstance(value, dict):
+        shallow = depth < MAX_JSON_DEPTH  # its items may nest one level more
         for key, item in value.items():
             if not isinstance(key, str):
                 raise InvalidTaskError(field, f"has a non-string key {key!r}")
-            _check_string(key, field)
-            _check_json(item, field, depth + 1)
+            if "\x00" in key or not key.isascii():
+                _check_string(key, field)
+            if not (shallow and _plain(item)):
+                _check_json(item, field, depth + 1)
     elif isinstance(value, list | tuple):
+        shallow = depth < MAX_JSON_DEPTH
         for item in value:
-            _check_json(item, field, depth + 1)
+            if not (shallow and _plain(item)):
+                _check_json(item, field, depth + 1)
     else:
         raise InvalidTaskError(field, f"is not JSON-serialisable ({type(value).__name__})")
+
+
+def _plain(value: object) -> bool:
+    """Whether ``value`` needs no check at all: None, an int, a bool, or an ASCII string
+    without NUL (exact types: a subclass takes the full check)."""
+    kind = type(value)
+    if kind is str:
+        return value.isascii() and "\x00" not in value  # type: ignore[attr-defined,operator]
+    return kind is int or kind is bool or value is None
 
 
 def _check_string(value: str, field: str) -> None:

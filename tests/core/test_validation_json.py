@@ -55,3 +55,24 @@ def test_circular_values_are_refused_before_encoding() -> None:
     looped["self"] = looped
     with pytest.raises(InvalidTaskError, match="nests deeper"):
         validation.json_object(looped)
+
+
+def nested(levels: int, innermost: object, *, lists: bool = False) -> object:
+    value = innermost
+    for _ in range(levels):
+        value = [value] if lists else {"a": value}
+    return value
+
+
+@pytest.mark.parametrize("innermost", [1, "s", None, True, "é", 2.5])
+@pytest.mark.parametrize("lists", [False, True])
+def test_the_depth_limit_counts_the_innermost_value(innermost: object, lists: bool) -> None:
+    """64 levels of objects or arrays may hold a value; a 65th level is refused (the limit of
+    earlier releases, unchanged)."""
+    top = {"top": nested(validation.MAX_JSON_DEPTH - 1, innermost, lists=lists)}
+    assert json.loads(validation.json_object(top)) == top
+    deeper = {"top": nested(validation.MAX_JSON_DEPTH, innermost, lists=lists)}
+    with pytest.raises(InvalidTaskError, match="nests deeper than 64"):
+        validation.json_object(deeper)
+    empty = {"top": nested(validation.MAX_JSON_DEPTH - 1, {}, lists=lists)}
+    assert json.loads(validation.json_object(empty)) == empty
