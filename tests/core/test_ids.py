@@ -4,8 +4,10 @@ a clock step back, when a millisecond's values run short)."""
 
 from __future__ import annotations
 
+import copy
 import itertools
 import os
+import pickle
 import select
 import signal
 import time
@@ -117,3 +119,15 @@ def test_enqueued_tasks_get_ordered_v7_ids(engine: Engine) -> None:
         listed = [task.id for task in queue_core.enqueue_many(conn, [NewTask("t")] * 3)]
     assert one.id.version == 7
     assert [one.id, *many, *listed] == sorted([one.id, *many, *listed])
+
+
+def test_the_ids_are_ordinary_uuids() -> None:
+    """Built without the constructor's checks, each id is what ``UUID(int=...)`` makes."""
+    for made in ids.uuid7s(50):
+        plain = uuid.UUID(int=made.int)
+        assert type(made) is uuid.UUID and made == plain and hash(made) == hash(plain)
+        assert (str(made), made.bytes, made.is_safe) == (str(plain), plain.bytes, plain.is_safe)
+        assert pickle.loads(pickle.dumps(made)) == plain and copy.deepcopy(made) == plain
+        assert uuid.UUID(str(made)) == made and {made: 1}[plain] == 1
+    with pytest.raises(TypeError):
+        made.int = 0  # type: ignore[misc]  # as immutable as any UUID
