@@ -152,14 +152,7 @@ _encode = _fast_encode()
 def _check_json(value: object, field: str, depth: int) -> None:
     if depth > MAX_JSON_DEPTH:
         raise InvalidTaskError(field, f"nests deeper than {MAX_JSON_DEPTH} levels")
-    if isinstance(value, str):
-        _check_string(value, field)
-    elif isinstance(value, bool) or value is None or isinstance(value, int):
-        return
-    elif isinstance(value, float):
-        if not math.isfinite(value):
-            raise InvalidTaskError(field, "contains NaN or Infinity, which JSON cannot carry")
-    elif isinstance(value, dict):
+    if isinstance(value, dict):  # first: args are an object
         shallow = depth < MAX_JSON_DEPTH  # its items may nest one level more
         for key, item in value.items():
             if not isinstance(key, str):
@@ -173,6 +166,13 @@ def _check_json(value: object, field: str, depth: int) -> None:
         for item in value:
             if not (shallow and _plain(item)):
                 _check_json(item, field, depth + 1)
+    elif isinstance(value, str):
+        _check_string(value, field)
+    elif isinstance(value, bool) or value is None or isinstance(value, int):
+        return
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidTaskError(field, "contains NaN or Infinity, which JSON cannot carry")
     else:
         raise InvalidTaskError(field, f"is not JSON-serialisable ({type(value).__name__})")
 
