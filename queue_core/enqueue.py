@@ -212,9 +212,10 @@ def _copy(executor: Executor, rows: list[_Row], tenant: str, schema: str) -> Non
 
 
 def _copy_lines(rows: list[_Row], tenant: str, now: datetime) -> Iterator[str]:
-    """The rows in COPY's text format, in enqueue_copy's column order. Ids, names (validated),
-    numbers, times and trace contexts hold no character COPY treats specially; args is JSON
-    text, whose only such character is the backslash (JSON escapes every control character)."""
+    """The rows in COPY's text format, in enqueue_copy's column order. Ids (as 32 hex digits,
+    a form Postgres reads), names (validated), numbers, times and trace contexts hold no
+    character COPY treats specially; args is JSON text, whose only such character is the
+    backslash (JSON escapes every control character)."""
     due_now = now.isoformat()
     for row in rows:
         args = row.args
@@ -229,8 +230,8 @@ def _copy_lines(rows: list[_Row], tenant: str, now: datetime) -> Iterator[str]:
         timeout = _NULL if row.timeout_seconds is None else int(row.timeout_seconds)
         trace = _NULL if row.traceparent is None else row.traceparent
         yield (
-            f"{row.id}\t{tenant}\t{row.queue}\t{row.task}\t{args}\t{int(row.priority)}\t{run_at}"
-            f"\t{int(row.max_attempts)}\t{timeout}\t{trace}\n"
+            f"{row.id.int:032x}\t{tenant}\t{row.queue}\t{row.task}\t{args}"
+            f"\t{int(row.priority)}\t{run_at}\t{int(row.max_attempts)}\t{timeout}\t{trace}\n"
         )
 
 
