@@ -271,12 +271,7 @@ def run_direct(executor: Executor, statement: sa.TextClause, params: Mapping[str
         conn = connection_of(executor)
         if not conn.in_transaction():
             conn.begin()
-        driver = conn.connection.driver_connection
-        if not isinstance(driver, psycopg.Connection):
-            raise DatabaseError(
-                "queue_core needs SQLAlchemy's psycopg (3) driver (postgresql+psycopg://), "
-                f"not {conn.dialect.name}+{conn.dialect.driver}"
-            )
+        driver = _psycopg_connection(conn)
         try:
             with driver.cursor(row_factory=namedtuple_row) as cursor:
                 cursor.execute(_pyformat(statement), params)
@@ -287,6 +282,37 @@ def run_direct(executor: Executor, statement: sa.TextClause, params: Mapping[str
             if driver.broken:
                 conn.invalidate()  # not back to the pool
             raise
+
+
+def copy_in(executor: Executor, statement: sa.TextClause, data: str) -> int:
+    """Run ``statement``, a ``COPY ... FROM STDIN``, on the caller's transaction (begun here if
+    none is, as :func:`run_direct` does), sending ``data`` (in the COPY's format) as its input;
+    the number of rows it loaded. No server-side prepared statement, no session state: it
+    runs as well behind a transaction pooler."""
+    with translate_errors():
+        conn = connection_of(executor)
+        if not conn.in_transaction():
+            conn.begin()
+        driver = _psycopg_connection(conn)
+        try:
+            with driver.cursor() as cursor:
+                with cursor.copy(_pyformat(statement)) as copy:
+                    copy.write(data)
+                return cursor.rowcount
+        except psycopg.Error:
+            if driver.broken:
+                conn.invalidate()  # not back to the pool
+            raise
+
+
+def _psycopg_connection(conn: Connection) -> psycopg.Connection[Any]:
+    driver = conn.connection.driver_connection
+    if not isinstance(driver, psycopg.Connection):
+        raise DatabaseError(
+            "queue_core needs SQLAlchemy's psycopg (3) driver (postgresql+psycopg://), "
+            f"not {conn.dialect.name}+{conn.dialect.driver}"
+        )
+    return driver
 
 
 _TUPLES_OK = pq.ExecStatus.TUPLES_OK

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -109,39 +110,87 @@ def json_text(value: object, field: str) -> str:
     if value is None or (type(value) is dict and not value):
         return "null" if value is None else "{}"  # nothing to check: the common no-args case
     _check_json(value, field, 0)
-    return _ENCODER.encode(value)
+    return _encode(value)
 
 
 # One encoder for every call (json.dumps with options builds a new one each time).
 _ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
 
 
+def _fast_encode() -> Callable[[object], str]:
+    """``_ENCODER.encode``, without building the C encoder it builds on each call: the same C
+    encoder with the same options, made once, less the check for circular references (values
+    reach it only after :func:`_check_json`, whose depth limit refuses those). The plain
+    method where that encoder is missing or takes other arguments."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return _ENCODER.encode
+    try:
+        chunks = make(
+            None,  # no circular-reference markers
+            _ENCODER.default,
+            json.encoder.encode_basestring_ascii,
+            None,  # indent
+            ":",
+            ",",
+            False,  # sort_keys
+            False,  # skipkeys
+            False,  # allow_nan
+        )
+    except TypeError:
+        return _ENCODER.encode
+
+    def encode(value: object) -> str:
+        return "".join(chunks(value, 0))
+
+    return encode
+
+
+_encode = _fast_encode()
+
+
 def _check_json(value: object, field: str, depth: int) -> None:
     if depth > MAX_JSON_DEPTH:
         raise InvalidTaskError(field, f"nests deeper than {MAX_JSON_DEPTH} levels")
-    if isinstance(value, str):
+    if isinstance(value, dict):  # first: args are an object
+        shallow = depth < MAX_JSON_DEPTH  # its items may nest one level more
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidTaskError(field, f"has a non-string key {key!r}")
+            if "\x00" in key or not key.isascii():
+                _check_string(key, field)
+            if not (shallow and _plain(item)):
+                _check_json(item, field, depth + 1)
+    elif isinstance(value, list | tuple):
+        shallow = depth < MAX_JSON_DEPTH
+        for item in value:
+            if not (shallow and _plain(item)):
+                _check_json(item, field, depth + 1)
+    elif isinstance(value, str):
         _check_string(value, field)
     elif isinstance(value, bool) or value is None or isinstance(value, int):
         return
     elif isinstance(value, float):
         if not math.isfinite(value):
             raise InvalidTaskError(field, "contains NaN or Infinity, which JSON cannot carry")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise InvalidTaskError(field, f"has a non-string key {key!r}")
-            _check_string(key, field)
-            _check_json(item, field, depth + 1)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            _check_json(item, field, depth + 1)
     else:
         raise InvalidTaskError(field, f"is not JSON-serialisable ({type(value).__name__})")
+
+
+def _plain(value: object) -> bool:
+    """Whether ``value`` needs no check at all: None, an int, a bool, or an ASCII string
+    without NUL (exact types: a subclass takes the full check)."""
+    kind = type(value)
+    if kind is str:
+        return value.isascii() and "\x00" not in value  # type: ignore[attr-defined,operator]
+    return kind is int or kind is bool or value is None
 
 
 def _check_string(value: str, field: str) -> None:
     if "\x00" in value:
         raise InvalidTaskError(field, "contains a NUL character, which Postgres cannot store")
+    if value.isascii():  # no surrogate then (a constant-time test)
+        return
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:

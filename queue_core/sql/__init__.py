@@ -41,6 +41,8 @@ class Catalogue:
     enqueue_ids: TextClause
     enqueue_quiet: TextClause
     enqueue_as_key: TextClause
+    enqueue_copy_start: TextClause
+    enqueue_copy: TextClause
     by_idempotency_keys: TextClause
     get: TextClause
     list: TextClause

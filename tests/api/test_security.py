@@ -44,12 +44,15 @@ def test_no_api_key_in_the_servers_output(db_url: str, tmp_path: Path, make_key:
     assert _secret(token) not in output
 
 
-def test_task_ids_are_random_uuids(client: FlaskClient, key: str) -> None:
+def test_task_ids_are_not_guessable_from_one_another(client: FlaskClient, key: str) -> None:
+    """UUIDv7 (queue_core.ids): the time, then 74 random bits drawn afresh for each id, never
+    a counter; access never rests on an id alone (every route matches the key's tenant)."""
     ids = [
         uuid.UUID(
             client.post("/v1/tasks", json={"task": "t"}, headers=bearer(key)).get_json()["id"]
         )
         for _ in range(50)
     ]
-    assert all(i.version == 4 and i.variant == uuid.RFC_4122 for i in ids)  # 122 random bits
-    assert len({i.hex[:8] for i in ids}) == 50  # not sequential: no shared prefixes
+    assert all(i.version == 7 and i.variant == uuid.RFC_4122 for i in ids)
+    random_bits = [((i.int >> 64) & 0xFFF) << 62 | (i.int & ((1 << 62) - 1)) for i in ids]
+    assert len({bits >> 40 for bits in random_bits}) == 50  # not sequential: no shared prefixes

@@ -123,6 +123,38 @@ def test_bulk_enqueue_is_all_or_nothing(engine: Engine) -> None:
         queue_core.enqueue_many(conn, [NewTask("t")] * 10_001)
 
 
+class _LooksValid(str):
+    """A name equal to (and hashed as) a valid one, whatever it holds."""
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    def __hash__(self) -> int:
+        return hash("default")
+
+
+def test_a_batch_names_the_field_and_checks_each_name(engine: Engine) -> None:
+    batch = [NewTask("t", {"i": i}) for i in range(200)]
+    cases = [
+        (NewTask("t", queue=_LooksValid("Not Valid!")), "tasks[150].queue"),
+        (NewTask(_LooksValid("drop table; --")), "tasks[150].task"),
+        (NewTask("t", {"k": "\ud800"}), "tasks[150].args"),
+        (NewTask("t", run_at=datetime.now(UTC), delay=1), "tasks[150].run_at"),
+        (NewTask("t", timeout_seconds=0), "tasks[150].timeout_seconds"),
+        (NewTask("t", idempotency_key=""), "idempotency_key"),  # as it always was
+    ]
+    for bad, field in cases:
+        for ids_only in (False, True):
+            enqueue_batch = queue_core.enqueue_many_ids if ids_only else queue_core.enqueue_many
+            with pytest.raises(InvalidTaskError) as info, engine.begin() as conn:
+                enqueue_batch(conn, [*batch[:150], bad, *batch[150:]])
+            assert info.value.field == field
+    with pytest.raises(InvalidTaskError) as info, engine.begin() as conn:
+        queue_core.enqueue_many(conn, [NewTask("t", queue="Bad")])
+    assert info.value.field == "queue"
+    assert count_tasks(engine) == 0
+
+
 def test_idempotent_replay_returns_the_existing_task(engine: Engine) -> None:
     first = enqueue(engine, args={"a": 1}, idempotency_key="order-1")
     again = enqueue(engine, args={"a": 1}, idempotency_key="order-1")
