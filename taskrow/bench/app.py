@@ -18,3 +18,9 @@ def noop(ctx: TaskContext) -> None:
 def stamp(ctx: TaskContext) -> dict[str, float]:
     """Returns the wall-clock time at which the handler started (for the wake-up latency)."""
     return {"t": time.time()}
+
+
+@registry.task("sleep50")
+def sleep50(ctx: TaskContext) -> None:
+    """I/O-bound work in a thread (the twin of taskrow.bench.aio_app's await50): 50 ms."""
+    time.sleep(0.05)

@@ -421,11 +421,9 @@ def run_io_bound(o: Options) -> Report:
     aio: list[float] = []
     threads: list[float] = []
     for _ in range(o.repeat):
-        for task, rates in (("await50", aio), ("sleep50", threads)):
+        for task, app, rates in (("await50", ASYNC_APP, aio), ("sleep50", procs.APP, threads)):
             rates.append(
-                drain.drain_once(
-                    o.server_url, n, layout, schema=o.schema, task=task, app=ASYNC_APP
-                ).rate
+                drain.drain_once(o.server_url, n, layout, schema=o.schema, task=task, app=app).rate
             )
     rate_aio, rate_threads = round(median(aio), 1), round(median(threads), 1)
     bound = round(layout.processes * layout.threads / 0.05, 1)
