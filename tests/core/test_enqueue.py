@@ -320,3 +320,30 @@ def test_an_enqueue_under_a_revoked_key_writes_nothing(engine: Engine) -> None:
         with pytest.raises(queue_core.KeyRevoked), engine.begin() as conn:
             queue_core.enqueue_many(conn, [NewTask("t"), NewTask("u")], key_id=key_id)
     assert count_tasks(engine) == 1
+
+
+@pytest.mark.parametrize(
+    "new",
+    [
+        NewTask("t"),
+        NewTask("t", {"b": 1, "a": {"z": [1, "é", None]}}, delay=5.5, priority=-3),
+        NewTask("t", {"x": 1}, queue="q1", max_attempts=9, timeout_seconds=7, idempotency_key="k"),
+    ],
+    ids=["defaults", "delay-and-args", "idempotency-key"],
+)
+@pytest.mark.parametrize("under_key", [False, True], ids=["plain", "under-a-key"])
+def test_the_task_an_enqueue_answers_is_the_row_it_stored(
+    engine: Engine, new: NewTask, under_key: bool
+) -> None:
+    """An enqueue reads back only what the database chose (args as stored, run_at,
+    created_at) and fills in the rest: every field must equal the stored row's."""
+    with engine.begin() as conn:
+        key_id = None
+        if under_key:
+            key_id = queue_core.create_key(conn, tenant="acme", scopes=["enqueue"]).key.id
+    with engine.begin() as conn:
+        [task] = queue_core.enqueue_many(conn, [new], tenant="acme", key_id=key_id)
+    with engine.connect() as conn:
+        stored = queue_core.get(conn, task.id, tenant="acme")
+    assert task == stored
+    assert list(task.args) == list(stored.args)  # the same key order, too
