@@ -355,10 +355,11 @@ def no_faults(cluster: Cluster) -> None:
 
 
 def mixed(cluster: Cluster, *, until: float | None = None) -> None:
-    """A random fault of every kind, one after another, each followed by a pause longer than
-    the lease so that recoveries can be told apart; until the load ends (or ``until``)."""
+    """Faults of every kind, one after another in a random order (each kind once before any
+    comes again, so that even a short load sees several kinds), each followed by a pause
+    longer than the lease so that recoveries can be told apart; until the load ends (or
+    ``until``)."""
     actions: list[Callable[[], object]] = [
-        cluster.kill_worker,
         cluster.kill_worker,
         cluster.kill_api_worker,
         lambda: cluster.crash_postgres(random.uniform(0.5, 2.0)),
@@ -367,6 +368,9 @@ def mixed(cluster: Cluster, *, until: float | None = None) -> None:
         lambda: cluster.pause_worker(cluster.busy_worker(), cluster.lease + 1.0),
         lambda: cluster.blackhole([random.choice(cluster.workers).link], cluster.lease * 2),
     ]
+    order: list[Callable[[], object]] = []
     while cluster.loading() and (until is None or time.monotonic() < until):
-        random.choice(actions)()
+        if not order:
+            order = random.sample(actions, len(actions))
+        order.pop()()
         _sleep_supervised(cluster, cluster.lease + random.uniform(1.5, 2.5))
