@@ -138,8 +138,8 @@ class Canceller:
 
 
 class Redriver:
-    """While the load runs, re-drives (``queue_core.retry``, straight to the database) about
-    half of the ``fickle`` tasks it finds dead, one every ``every`` seconds; the others stay
+    """While the load runs, re-drives (``queue_core.retry``, straight to the database)
+    every other ``fickle`` task it finds dead, one every ``every`` seconds; the others stay
     dead. The task's id is written to the re-drive file first, so its handler succeeds.
     ``redriven()``: the tasks the database re-drove (one whose answer was lost counts when it
     is no longer dead: nothing else revives a dead task)."""
@@ -155,7 +155,6 @@ class Redriver:
         self._thread.start()
 
     def _run(self) -> None:
-        rng = random.Random(11)
         while not self._stop.wait(self._every):
             try:
                 dead = self._dead()
@@ -166,8 +165,8 @@ class Redriver:
                 continue
             task_id = fresh[0]
             self._decided.add(task_id)
-            if rng.random() < 0.5:
-                continue  # left dead: judged dead
+            if len(self._decided) % 2 == 0:
+                continue  # every other one is left dead: judged dead
             with self._cluster.redriven_file.open("a") as redriven:
                 redriven.write(f"{task_id}\n")
             try:

@@ -122,7 +122,7 @@ def test_periodic_slots_across_worker_kills(cluster: Cluster) -> None:
 
 def test_cancels_and_redrives_while_workers_are_killed(cluster: Cluster) -> None:
     """While busy workers are SIGKILLed, a task is cancelled every 0.25 s (one of the latest,
-    mostly running, or one that is queued, in turn) and about half of the tasks found dead are
+    mostly running, or one that is queued, in turn) and every other task found dead is
     re-driven: a cancelled task is not lost, a re-driven one must end succeeded, a dead one
     left alone stays dead."""
     cluster.start_api()
