@@ -253,7 +253,7 @@ def check(
         exposed=verdicts.exposed,
         over_bound=verdicts.over,
         events=dict(kinds),
-        recoveries=_recoveries(events, rows),
+        recoveries=_recoveries(events, rows | _rows(engine, _held_elsewhere(events, rows))),
         never_ran_dead=verdicts.never_ran_dead,
         cancel_requested=len(cancel_requested),
         cancelled=sum(1 for t in cancel_requested if (r := rows.get(t)) and r.state == "cancelled"),
@@ -261,6 +261,12 @@ def check(
         redriven=len(redriven),
         slots=slots,
     )
+
+
+def _held_elsewhere(events: list[Event], rows: dict[str, Any]) -> list[str]:
+    """The held ids that are not acknowledged load tasks (a periodic task a worker enqueued
+    itself): their rows are read too, so that their recovery is measured, not taken as never."""
+    return sorted({t for e in events if e.held for t in e.held if t not in rows})
 
 
 def _recoveries(events: list[Event], rows: dict[str, Any]) -> list[Recovery]:
