@@ -278,9 +278,16 @@ def _recoveries(events: list[Event], rows: dict[str, Any]) -> list[Recovery]:
         held = [rows.get(t) for t in event.held]
         claims = [r.started if r is not None and r.started else math.inf for r in held]
         ends = [r.finished if r is not None and r.finished else math.inf for r in held]
+        done = max(ends)
+        interrupted = any(event.at < other.at < done for other in events if other is not event)
         found.append(
             Recovery(
-                event.kind, len(held), max(claims) - event.at, max(ends) - event.at, event.backlog
+                event.kind,
+                len(held),
+                max(claims) - event.at,
+                done - event.at,
+                event.backlog,
+                interrupted,
             )
         )
     return found
