@@ -18,6 +18,8 @@ from queue_core.validation import queue_name
 
 MIB = 1024 * 1024
 MIN_SECRET_LENGTH = 32
+#: The default of ``ApiSettings.enqueued_lines``: as many as a worker's ``task.succeeded``.
+ENQUEUED_LINES_PER_SECOND = 100
 
 
 class SettingsError(ValueError):
@@ -57,6 +59,10 @@ class ApiSettings:
     secret_key: str | None = dataclasses.field(default=None, repr=False)
     dashboard_secure_cookie: bool = True
     task_routes: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    # ``api.enqueued`` lines a second per process at most (TASKROW_ENQUEUED_LINES, a number or
+    # ``all``; None: one for every task); the tasks beyond are counted in one
+    # ``api.enqueued_count`` line a second. At debug level every task has its line.
+    enqueued_lines: int | None = ENQUEUED_LINES_PER_SECOND
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> ApiSettings:
@@ -86,6 +92,7 @@ class ApiSettings:
                 "DASHBOARD_SECURE_COOKIE", defaults.dashboard_secure_cookie
             ),
             task_routes=read.routes("TASK_ROUTES"),
+            enqueued_lines=read.lines_a_second("ENQUEUED_LINES", defaults.enqueued_lines),
         )
 
 
@@ -149,6 +156,15 @@ class _Reader:
             return {task: queue_name(queue, "queue") for task, queue in pairs}
         except InvalidTaskError as exc:
             raise SettingsError(f"TASKROW_{name}: {exc.reason}") from exc
+
+    def lines_a_second(self, name: str, default: int | None) -> int | None:
+        """A number of lines a second (0 or more), or ``all`` (None: no limit)."""
+        raw = self._raw(name)
+        if isinstance(raw, str) and raw.strip().lower() == "all":
+            return None
+        if raw is None and default is None:
+            return None
+        return self.integer(name, default or 0, low=0)
 
     def integer(self, name: str, default: int, *, low: int = 1) -> int:
         value = self.optional_integer(name, low=low)

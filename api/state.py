@@ -13,6 +13,7 @@ from flask import current_app
 from sqlalchemy.engine import Connection, Engine
 
 import queue_core
+from queue_core.lines import LineBudget
 
 from .keycache import VerifiedKeys
 from .settings import ApiSettings
@@ -29,6 +30,11 @@ class ApiState:
     engine: Engine
     waiting_slots: threading.BoundedSemaphore
     verified_keys: VerifiedKeys[Any] = dataclasses.field(default_factory=VerifiedKeys)
+
+    @functools.cached_property
+    def enqueued_lines(self) -> LineBudget:
+        """The budget of ``api.enqueued`` lines (``settings.enqueued_lines`` a second)."""
+        return LineBudget(self.settings.enqueued_lines)
 
     @functools.cached_property
     def autocommit_engine(self) -> Engine:

@@ -191,10 +191,37 @@ def _enqueue(parse: Callable[[], list[queue_core.NewTask]], *, single: bool = Fa
             )
         except queue_core.KeyRevoked:
             raise revoked() from None
-    for task in tasks:  # logged once the commit returned: these tasks are durable
-        logger.info("api.enqueued task_id=%s queue=%s task=%s", task.id, task.queue, task.task)
+    _log_enqueued(tasks)
     metrics.record_enqueued(tasks)
     return tasks
+
+
+def _log_enqueued(tasks: list[Task]) -> None:
+    """One ``api.enqueued`` line per task, logged once the commit returned (these tasks are
+    durable), within the budget of lines a second; the tasks beyond are counted in one
+    ``api.enqueued_count`` line once that second is over (at debug level, a line each)."""
+    if not logger.isEnabledFor(logging.INFO):
+        return
+    budget = None if logger.isEnabledFor(logging.DEBUG) else state().enqueued_lines
+    for task in tasks:
+        if budget is not None:
+            written, over = budget.admit()
+            if over is not None:
+                logger.info(
+                    "api.enqueued_count count=%d seconds=%.3f",
+                    over.count,
+                    over.seconds,
+                    extra={
+                        "fields": {
+                            "event": "api.enqueued_count",
+                            "count": over.count,
+                            "seconds": over.seconds,
+                        }
+                    },
+                )
+            if not written:
+                continue
+        logger.info("api.enqueued task_id=%s queue=%s task=%s", task.id, task.queue, task.task)
 
 
 def _load(principal: Principal, task_id: str) -> Task:

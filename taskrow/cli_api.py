@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 import queue_core
 from queue_core import migrations
 
-from .config import Settings
+from .config import Settings, lines_a_second
 from .ops import render
 
 if TYPE_CHECKING:
@@ -114,6 +114,15 @@ SERVERS = ("gunicorn", "granian")
     show_default=True,
     help="warning drops the per-request info lines (api.enqueued ...).",
 )
+@click.option(
+    "--enqueued-lines",
+    default=None,
+    callback=lambda _ctx, _param, value: value if value is None else (lines_a_second(value),),
+    metavar="N|all",
+    help="api.enqueued lines a second per worker at most; the tasks beyond are counted in one "
+    "api.enqueued_count line a second ('all': a line for every task). Default: "
+    "TASKROW_ENQUEUED_LINES, else 100.",
+)
 def serve(
     bind: str,
     server: str,
@@ -122,6 +131,7 @@ def serve(
     worker_connections: int,
     log_format: str,
     log_level: str,
+    enqueued_lines: tuple[int | None] | None,
 ) -> None:
     """Serve the HTTP API with gunicorn (gthread workers) or granian (WSGI, blocking threads).
 
@@ -134,6 +144,8 @@ def serve(
         settings = api.ApiSettings.from_mapping(os.environ)
     except (api.SettingsError, queue_core.InvalidTaskError) as exc:
         raise ConfigurationError(str(exc)) from exc
+    if enqueued_lines is not None:
+        settings = dataclasses.replace(settings, enqueued_lines=enqueued_lines[0])
     if settings.database_url is None:
         raise click.UsageError("no database: set TASKROW_DATABASE_URL (or DATABASE_URL)")
     try:

@@ -31,7 +31,7 @@ from worker import (
     load_app,
 )
 
-from .config import Settings
+from .config import Settings, lines_a_second
 
 logger = logging.getLogger(__name__)
 
@@ -40,19 +40,6 @@ def _queues(value: str | None, registry: Registry) -> tuple[str, ...]:
     if value:
         return tuple(q.strip() for q in value.split(",") if q.strip())
     return tuple(registry.queues())
-
-
-def _success_lines(value: str) -> int | None:
-    """``--success-lines``: a count of lines a second, or ``all`` (None: no limit)."""
-    if value.strip().lower() == "all":
-        return None
-    try:
-        count = int(value)
-    except ValueError:
-        count = -1
-    if count < 0:
-        raise click.BadParameter(f"{value!r}: give a number of lines a second (0 or more) or 'all'")
-    return count
 
 
 def _install_signals(runner: Worker) -> None:
@@ -176,7 +163,7 @@ def _check_pooler(url: str, settings: Settings, listen_url: str | None) -> None:
     "--success-lines",
     default=str(SUCCESS_LINES_PER_SECOND),
     show_default=True,
-    callback=lambda _ctx, _param, value: _success_lines(value),
+    callback=lambda _ctx, _param, value: lines_a_second(value),
     metavar="N|all",
     help="task.succeeded lines a second at most; the successes beyond are counted in one "
     "task.succeeded_count line a second ('all': a line for every success).",

@@ -7,6 +7,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+import click
+
 from queue_core import DEFAULT_SCHEMA, Pooler, engine_url, pooler_mode, schema_name
 
 
@@ -32,3 +34,17 @@ class Settings:
             data_dir=Path(environ.get("TASKROW_DATA_DIR", ".taskrow")),
             pooler=pooler_mode(environ.get("TASKROW_POOLER")),
         )
+
+
+def lines_a_second(value: str) -> int | None:
+    """``--success-lines``, ``--enqueued-lines``: a count of lines a second, or ``all`` (None:
+    no limit)."""
+    if value.strip().lower() == "all":
+        return None
+    try:
+        count = int(value)
+    except ValueError:
+        count = -1
+    if count < 0:
+        raise click.BadParameter(f"{value!r}: give a number of lines a second (0 or more) or 'all'")
+    return count

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from queue_core.lines import LineBudget, Overflow
+
 from .jobs import Job
 
 logger = logging.getLogger("worker.tasks")
@@ -70,51 +72,38 @@ class SuccessLines:
     """
 
     def __init__(self, per_second: int | None, clock: Callable[[], float] = time.monotonic) -> None:
-        self._per_second = per_second
-        self._clock = clock
-        self._since = -1.0  # the second being counted: [since, since + 1)
-        self._logged = 0
-        self._counted = 0
+        self._budget = LineBudget(per_second, clock)
 
     def succeeded(self, job: Job) -> None:
-        per_second = self._per_second
-        if per_second is None or logger.isEnabledFor(logging.DEBUG):
+        if self._budget.per_second is None or logger.isEnabledFor(logging.DEBUG):
             task_event("task.succeeded", job)
             return
-        now = self._clock()
-        if now - self._since >= 1.0:
-            self._next_second(now)
-        if self._logged < per_second:
-            self._logged += 1
+        written, over = self._budget.admit()
+        _log_count(over)
+        if written:
             task_event("task.succeeded", job)
             return
-        self._counted += 1
         for observer in _observers:
             observer("task.succeeded", job)
 
     def tick(self, now: float) -> None:
         """Log the count of a second that is over (the worker calls this at every step)."""
-        if self._counted and now - self._since >= 1.0:
-            self._next_second(now)
+        _log_count(self._budget.due(now))
 
     def flush(self) -> None:
         """Log the count so far (at a stop)."""
-        if self._counted:
-            self._next_second(self._clock())
+        _log_count(self._budget.drain())
 
-    def _next_second(self, now: float) -> None:
-        if self._counted:
-            seconds = round(now - self._since, 3)
-            fields = {"event": "task.succeeded_count", "count": self._counted, "seconds": seconds}
-            logger.info(
-                "task.succeeded_count count=%d seconds=%.3f",
-                self._counted,
-                seconds,
-                extra={"fields": fields},
-            )
-        self._since = now
-        self._logged = 0
-        self._counted = 0
+
+def _log_count(over: Overflow | None) -> None:
+    if over is not None:
+        fields = {"event": "task.succeeded_count", "count": over.count, "seconds": over.seconds}
+        logger.info(
+            "task.succeeded_count count=%d seconds=%.3f",
+            over.count,
+            over.seconds,
+            extra={"fields": fields},
+        )
 
 
 class JsonFormatter(logging.Formatter):

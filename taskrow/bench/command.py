@@ -116,7 +116,7 @@ def _server_layouts(
 @click.option(
     "--http-layouts",
     "http_layouts",
-    default="2x16,4x4,4x8,granian:2x8,granian:2x16,granian:4x4",
+    default="2x16,4x4,4x8,granian:2x8,granian:4x4,granian:8x1",
     show_default=True,
     callback=_server_layouts,
     help="enqueue-http: taskrow api layouts searched: WORKERSxTHREADS (gunicorn gthread) or "

@@ -6,13 +6,17 @@ secret, an Authorization header or a task's args. Read from the real process's o
 from __future__ import annotations
 
 import json
+import logging
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import requests
+from flask import Flask
 from sqlalchemy.engine import Engine
 
+import api
 import queue_core
 from queue_core import Failure
 
@@ -158,3 +162,41 @@ def test_json_lines_carry_the_request_id_as_a_field(
                 access.append(parsed)
     assert any("POST /v1/tasks" in str(x["message"]) for x in access)
     assert token.split("_", 2)[2] not in everything and ARGS_MARKER not in everything
+
+
+def test_enqueued_lines_beyond_the_budget_are_counted_in_one_line_a_second(
+    make_app: Callable[..., Flask], caplog: pytest.LogCaptureFixture
+) -> None:
+    """TASKROW_ENQUEUED_LINES=3: three api.enqueued lines in a second, the other tasks counted
+    in an api.enqueued_count line once the second is over; at debug level, a line each."""
+    app = make_app(auth_enabled=False, enqueued_lines=3)
+    client = app.test_client()
+
+    def events() -> list[str]:
+        return [r.getMessage().split(" ", 1)[0] for r in caplog.records if r.name == "api.views"]
+
+    caplog.set_level(logging.INFO, logger="api.views")
+    for _ in range(5):
+        assert client.post("/v1/tasks", json={"task": "t"}).status_code == 202
+    first = events()
+    assert first.count("api.enqueued") == 3 and "api.enqueued_count" not in first
+
+    def counted() -> list[logging.LogRecord]:  # a later enqueue, once that second is over
+        assert client.post("/v1/tasks", json={"task": "t"}).status_code == 202
+        return [r for r in caplog.records if r.getMessage().startswith("api.enqueued_count ")]
+
+    [line] = wait_for(counted, timeout=10, what="the api.enqueued_count line")
+    assert line.fields["count"] >= 2  # type: ignore[attr-defined]
+    caplog.clear()
+    caplog.set_level(logging.DEBUG, logger="api.views")
+    for _ in range(5):
+        assert client.post("/v1/tasks", json={"task": "t"}).status_code == 202
+    assert events().count("api.enqueued") == 5
+
+
+def test_enqueued_lines_setting_reads_a_number_or_all() -> None:
+    assert api.ApiSettings.from_mapping({"TASKROW_ENQUEUED_LINES": "all"}).enqueued_lines is None
+    assert api.ApiSettings.from_mapping({"TASKROW_ENQUEUED_LINES": "0"}).enqueued_lines == 0
+    assert api.ApiSettings.from_mapping({}).enqueued_lines == 100
+    with pytest.raises(api.SettingsError, match="TASKROW_ENQUEUED_LINES"):
+        api.ApiSettings.from_mapping({"TASKROW_ENQUEUED_LINES": "lots"})
