@@ -34,7 +34,8 @@ _CHUNK = 64 * 1024
 
 def json_body(limit: int) -> Any:
     """The request's JSON value: 415 unless JSON, 413 past ``limit`` bytes, 400 if malformed."""
-    if not _is_json(request.mimetype):
+    # The common exact header first: werkzeug's parse of parameters costs more than the rest.
+    if request.environ.get("CONTENT_TYPE") != "application/json" and not _is_json(request.mimetype):
         raise Problem(415, "send the body as application/json")
     raw = read_capped(limit)
     try:
@@ -48,13 +49,17 @@ def json_body(limit: int) -> Any:
 
 
 def read_capped(limit: int) -> bytes:
+    """The body, at most ``limit`` bytes (else 413). A declared length is read as such (in one
+    read, as a rule, and none past it: the server's stream ends there); a body without one
+    (chunked) in chunks, until the limit is passed."""
     declared = request.content_length
     if declared is not None and declared > limit:
         raise Problem(413, f"the body is larger than {limit} bytes")
     stream = request.stream
     chunks: list[bytes] = []
     size = 0
-    while chunk := stream.read(min(_CHUNK, limit + 1 - size)):
+    want = limit + 1 if declared is None else declared
+    while size < want and (chunk := stream.read(min(_CHUNK, want - size))):
         chunks.append(chunk)
         size += len(chunk)
         if size > limit:

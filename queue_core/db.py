@@ -269,8 +269,7 @@ def run_direct(executor: Executor, statement: sa.TextClause, params: Mapping[str
     """
     with translate_errors():
         conn = connection_of(executor)
-        if not conn.in_transaction():
-            conn.begin()
+        _begin(conn)
         driver = _psycopg_connection(conn)
         try:
             with driver.cursor(row_factory=namedtuple_row) as cursor:
@@ -291,8 +290,7 @@ def copy_in(executor: Executor, statement: sa.TextClause, data: str) -> int:
     runs as well behind a transaction pooler."""
     with translate_errors():
         conn = connection_of(executor)
-        if not conn.in_transaction():
-            conn.begin()
+        _begin(conn)
         driver = _psycopg_connection(conn)
         try:
             with driver.cursor() as cursor:
@@ -303,6 +301,16 @@ def copy_in(executor: Executor, statement: sa.TextClause, data: str) -> int:
             if driver.broken:
                 conn.invalidate()  # not back to the pool
             raise
+
+
+def _begin(conn: Connection) -> None:
+    """Begin SQLAlchemy's transaction on ``conn`` if none is, as it would before a statement;
+    not on a connection in autocommit mode, where there is none to begin (each statement
+    commits by itself) and SQLAlchemy's would only cost a begin and a rollback in Python."""
+    if not conn.in_transaction() and conn.get_execution_options().get("isolation_level") != (
+        "AUTOCOMMIT"
+    ):
+        conn.begin()
 
 
 def _psycopg_connection(conn: Connection) -> psycopg.Connection[Any]:
