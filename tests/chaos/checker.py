@@ -92,7 +92,7 @@ def _rows(engine: Engine, ids: list[str]) -> dict[str, Any]:
     with engine.connect() as conn:
         rows = conn.execute(
             sa.text(
-                "SELECT id::text AS id, task, state, attempts, result,"
+                "SELECT id::text AS id, task, state, attempts, result, error_type,"
                 " extract(epoch FROM started_at)::float AS started,"
                 " extract(epoch FROM finished_at)::float AS finished"
                 " FROM taskrow.tasks WHERE id = ANY(CAST(:ids AS uuid[]))"
@@ -155,6 +155,7 @@ class _Verdicts:
     stuck: list[str] = dataclasses.field(default_factory=list)
     zombies: list[str] = dataclasses.field(default_factory=list)
     never_ran_dead: list[str] = dataclasses.field(default_factory=list)
+    spent_by_kill: list[str] = dataclasses.field(default_factory=list)
     starts: frozenset[str] = frozenset()
     cancel_requested: frozenset[str] = frozenset()
     redriven: frozenset[str] = frozenset()
@@ -176,7 +177,11 @@ class _Verdicts:
         elif row.state == "cancelled" and task_id in self.cancel_requested:
             pass  # a cancel was sent for it: it may end cancelled instead
         elif task.startswith("once") and row.state == "dead":
-            if task_id not in self.starts:  # a fault killing it mid-run may spend its attempt
+            if task_id in self.starts:
+                pass  # a fault killing it mid-run may spend its attempt
+            elif row.error_type == "LeaseExpired" and _killed_holding(task_id, events):
+                self.spent_by_kill.append(task_id)  # its worker died or stalled before it started
+            else:
                 self.never_ran_dead.append(task_id)
         elif task_id in self.redriven:
             if row.state != "succeeded":  # re-driven: it must run again, and succeed
@@ -255,12 +260,19 @@ def check(
         events=dict(kinds),
         recoveries=_recoveries(events, rows | _rows(engine, _held_elsewhere(events, rows))),
         never_ran_dead=verdicts.never_ran_dead,
+        spent_by_kill=verdicts.spent_by_kill,
         cancel_requested=len(cancel_requested),
         cancelled=sum(1 for t in cancel_requested if (r := rows.get(t)) and r.state == "cancelled"),
         cancel_hits=dict(cancel_hits or {}),
         redriven=len(redriven),
         slots=slots,
     )
+
+
+def _killed_holding(task_id: str, events: list[Event]) -> bool:
+    """Whether a worker held the task when it was SIGKILLed or SIGSTOPped past its lease (its
+    claim then expired): the attempt its claim counted is spent, run or not."""
+    return any(e.held and task_id in e.held for e in events)
 
 
 def _held_elsewhere(events: list[Event], rows: dict[str, Any]) -> list[str]:

@@ -105,6 +105,9 @@ class Report:
     events: dict[str, int]
     recoveries: list[Recovery]
     never_ran_dead: list[str] = dataclasses.field(default_factory=list)
+    #: one-attempt tasks a SIGKILLed or SIGSTOPped worker held unstarted (the attempt counted at
+    #: claim is spent)
+    spent_by_kill: list[str] = dataclasses.field(default_factory=list)
     cancel_requested: int = 0  # tasks a cancel was sent for (they may end cancelled)
     cancelled: int = 0  # of those, how many ended cancelled
     cancel_hits: dict[str, int] = dataclasses.field(default_factory=dict)  # queued / running
@@ -159,6 +162,11 @@ class Report:
             ("lost", str(len(self.lost)), "must be 0"),
             ("stuck after settle", str(len(self.stuck)), "must be 0"),
             ("never ran but ended dead", str(len(self.never_ran_dead)), "must be 0"),
+            (
+                "spent unrun by a kill/stop",
+                str(len(self.spent_by_kill)),
+                "allowed (its worker held it, not started)",
+            ),
             ("zombie overwrites", str(len(self.zombie_overwrites)), "must be 0"),
             ("results without an execution", str(len(self.unexplained_results)), "must be 0"),
             ("executions recorded", str(self.executions), ""),
