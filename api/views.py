@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 
 import queue_core
 from queue_core import Task, TaskState
+from queue_core.lines import log_overflow
 
 from . import bodies, limits, metrics, records
 from .auth import Principal, require, require_queue, revoked
@@ -206,19 +207,7 @@ def _log_enqueued(tasks: list[Task]) -> None:
     for task in tasks:
         if budget is not None:
             written, over = budget.admit()
-            if over is not None:
-                logger.info(
-                    "api.enqueued_count count=%d seconds=%.3f",
-                    over.count,
-                    over.seconds,
-                    extra={
-                        "fields": {
-                            "event": "api.enqueued_count",
-                            "count": over.count,
-                            "seconds": over.seconds,
-                        }
-                    },
-                )
+            log_overflow(logger, "api.enqueued", over)
             if not written:
                 continue
         logger.info("api.enqueued task_id=%s queue=%s task=%s", task.id, task.queue, task.task)

@@ -9,6 +9,7 @@ seconds=S``). Failures, refusals and every other line are never budgeted.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -66,3 +67,18 @@ class LineBudget:
         self._written = 0
         self._counted = 0
         return over
+
+
+def log_overflow(logger: logging.Logger, event: str, over: Overflow | None) -> None:
+    """Log the count of a second's lines that were counted, not written, if any, as
+    ``<event>_count count=N seconds=S`` (and as those fields in JSON)."""
+    if over is None:
+        return
+    name = f"{event}_count"
+    logger.info(
+        "%s count=%d seconds=%.3f",
+        name,
+        over.count,
+        over.seconds,
+        extra={"fields": {"event": name, "count": over.count, "seconds": over.seconds}},
+    )

@@ -117,7 +117,6 @@ SERVERS = ("gunicorn", "granian")
 @click.option(
     "--enqueued-lines",
     default=None,
-    callback=lambda _ctx, _param, value: value if value is None else (lines_a_second(value),),
     metavar="N|all",
     help="api.enqueued lines a second per worker at most; the tasks beyond are counted in one "
     "api.enqueued_count line a second ('all': a line for every task). Default: "
@@ -131,7 +130,7 @@ def serve(
     worker_connections: int,
     log_format: str,
     log_level: str,
-    enqueued_lines: tuple[int | None] | None,
+    enqueued_lines: str | None,
 ) -> None:
     """Serve the HTTP API with gunicorn (gthread workers) or granian (WSGI, blocking threads).
 
@@ -145,7 +144,7 @@ def serve(
     except (api.SettingsError, queue_core.InvalidTaskError) as exc:
         raise ConfigurationError(str(exc)) from exc
     if enqueued_lines is not None:
-        settings = dataclasses.replace(settings, enqueued_lines=enqueued_lines[0])
+        settings = dataclasses.replace(settings, enqueued_lines=lines_a_second(enqueued_lines))
     if settings.database_url is None:
         raise click.UsageError("no database: set TASKROW_DATABASE_URL (or DATABASE_URL)")
     try:

@@ -29,6 +29,16 @@ def database_url(server_url: str, database: str) -> str:
     return sa.make_url(server_url).set(database=database).render_as_string(hide_password=False)
 
 
+class Clock:
+    """A clock a test moves by hand (``clock.now += 1``), for code that takes a clock."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def wait_for(
     condition: Callable[[], T | Literal[False] | None],
     *,

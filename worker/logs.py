@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from queue_core.lines import LineBudget, Overflow
+from queue_core.lines import LineBudget, log_overflow
 
 from .jobs import Job
 
@@ -79,7 +79,7 @@ class SuccessLines:
             task_event("task.succeeded", job)
             return
         written, over = self._budget.admit()
-        _log_count(over)
+        log_overflow(logger, "task.succeeded", over)
         if written:
             task_event("task.succeeded", job)
             return
@@ -88,22 +88,11 @@ class SuccessLines:
 
     def tick(self, now: float) -> None:
         """Log the count of a second that is over (the worker calls this at every step)."""
-        _log_count(self._budget.due(now))
+        log_overflow(logger, "task.succeeded", self._budget.due(now))
 
     def flush(self) -> None:
         """Log the count so far (at a stop)."""
-        _log_count(self._budget.drain())
-
-
-def _log_count(over: Overflow | None) -> None:
-    if over is not None:
-        fields = {"event": "task.succeeded_count", "count": over.count, "seconds": over.seconds}
-        logger.info(
-            "task.succeeded_count count=%d seconds=%.3f",
-            over.count,
-            over.seconds,
-            extra={"fields": fields},
-        )
+        log_overflow(logger, "task.succeeded", self._budget.drain())
 
 
 class JsonFormatter(logging.Formatter):

@@ -125,7 +125,7 @@ def _server_layouts(
 @click.option(
     "--rq-layouts",
     "rq_layouts",
-    default="4xsync,2x16,4x4",
+    default="4xsync,8xsync,2x16,4x4",
     show_default=True,
     callback=_server_layouts,
     help="enqueue-http: Flask + RQ layouts searched (Wxsync: gunicorn sync workers, WxT: "

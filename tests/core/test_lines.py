@@ -6,13 +6,7 @@ import threading
 
 from queue_core.lines import LineBudget, Overflow
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from ..support import Clock
 
 
 def test_lines_beyond_the_budget_are_counted_until_the_second_is_over() -> None:

@@ -13,6 +13,8 @@ from queue_core import Claimed, LeaseToken, TaskId
 from worker.jobs import Job
 from worker.logs import SuccessLines, TextFormatter, observe
 
+from ..support import Clock
+
 
 def test_the_text_format_matches_loggings_default_rendering() -> None:
     ours = TextFormatter()
@@ -21,14 +23,6 @@ def test_the_text_format_matches_loggings_default_rendering() -> None:
         record = logging.LogRecord("worker.tasks", logging.INFO, "", 0, "task.succeeded", (), None)
         record.created, record.msecs = created, (created - int(created)) * 1000
         assert ours.format(record) == stock.format(record)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def job() -> Job:
